@@ -1,0 +1,87 @@
+// The resolved description of one VisionTransformer: everything the module tree needs to build a graph.
+// Field names are camelCase twins of timm's constructor arguments (vision_transformer.py).
+
+export type GlobalPool = '' | 'token' | 'avg' | 'max' | 'avgmax';
+export type PosResampleMode = 'bilinear' | 'bicubic_aa';
+
+export interface VitConfig {
+  /** 'modern' = timm 1.0.x semantics; 'legacy' = timm 0.4.5 (seed) semantics. */
+  era: 'modern' | 'legacy';
+  /** VisionTransformer or VisionTransformerDistilled (DeiT with dist_token / head_dist). */
+  distilled: boolean;
+  imgSize: [number, number];
+  patchSize: number;
+  inChans: number;
+  numClasses: number;
+  embedDim: number;
+  depth: number;
+  numHeads: number;
+  mlpRatio: number;
+  qkvBias: boolean;
+  /** Attention scale override (seed `qk_scale`); default head_dim^-0.5. */
+  qkScale?: number;
+  /** LayerNorm eps (1e-6 for timm ViTs; the seed small model 1e-5). */
+  normEps: number;
+  classToken: boolean;
+  /** DeiT-III / big_vision: pos_embed covers patch tokens only, added before the prefix concat. */
+  noEmbedClass: boolean;
+  globalPool: GlobalPool;
+  /** null = timm's default (on iff globalPool is avg/max/avgmax). */
+  fcNorm: boolean | null;
+  /** LayerScale init value: non-null means blocks have ls1.gamma / ls2.gamma. */
+  initValues: number | null;
+  dynamicImgSize: boolean;
+  dynamicImgPad: boolean;
+  /** Seed in21k representation layer (pre_logits.fc + tanh); null when absent. */
+  representationSize: number | null;
+  /** Options of other ViT families that are not implemented yet (reg tokens, pre-norm, map pooling, ...):
+   *  any entry here makes createModel fail with VIT_E_UNSUPPORTED naming it. */
+  unsupported: string[];
+  /** Hybrid CNN backbone (later issue); presence makes createModel fail with VIT_E_UNSUPPORTED for now. */
+  backbone?: Record<string, unknown>;
+}
+
+/** Pretrained config as timm's PretrainedCfg (snake_case, as in HF hub config.json). */
+export interface PretrainedCfg {
+  architecture?: string;
+  tag?: string;
+  hf_hub_id?: string;
+  url?: string;
+  num_classes: number;
+  input_size: [number, number, number];
+  mean: [number, number, number];
+  std: [number, number, number];
+  crop_pct: number;
+  crop_mode?: string;
+  interpolation: string;
+  first_conv?: string;
+  classifier?: string | string[];
+  fixed_input_size?: boolean;
+  label_names?: string[];
+  license?: string;
+  [k: string]: unknown;
+}
+
+export const defaultVitConfig: VitConfig = {
+  era: 'modern',
+  distilled: false,
+  imgSize: [224, 224],
+  patchSize: 16,
+  inChans: 3,
+  numClasses: 1000,
+  embedDim: 768,
+  depth: 12,
+  numHeads: 12,
+  mlpRatio: 4,
+  qkvBias: true,
+  normEps: 1e-6,
+  classToken: true,
+  noEmbedClass: false,
+  globalPool: 'token',
+  fcNorm: null,
+  initValues: null,
+  dynamicImgSize: false,
+  dynamicImgPad: false,
+  representationSize: null,
+  unsupported: [],
+};

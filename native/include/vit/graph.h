@@ -1,0 +1,64 @@
+// The graph spec TS builds once per model and input shape. Ops and attributes are the contract shared by
+// every backend (cpu/, cuda/); see docs/ops.md for each op's semantics.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace vit {
+
+enum class OpKind {
+  Weight,          // weights[0] exposed as a tensor (no copy on CPU)
+  PatchEmbed,      // x[B,C,H,W], weights {weight[D,C,P,P], bias[D]?} -> [B, gh*gw, D]; attrs patch, pad
+  ConcatPrefix,    // inputs x[B,N,D], t1[1,k1,D], t2[1,k2,D]... -> [B, k1+k2+..+N, D] (prefix tokens first)
+  Add,             // a + b, b broadcast over the batch when b.shape[0] == 1; attrs alpha, beta: alpha*a + beta*b
+  LayerNorm,       // over the last dim; weights {weight, bias}; attr eps
+  Linear,          // x[..,K] W[N,K]^T + bias; attrs act (0 none, 1 gelu-erf, 2 tanh); weights {weight, bias?, gamma?};
+                   // inputs[1] (optional) residual added last: y = residual + gamma * act(xW^T + b)
+  Attention,       // qkv[B,T,3D] -> [B,T,D]; attrs heads, scale, scale_q (1: q*scale before q.k, else scores*scale)
+  Pool,            // x[B,T,D] -> [B,D]; attrs mode (0 token, 1 avg, 2 max, 3 avgmax), start (first pooled token), index
+  Tanh,            // elementwise
+  Gelu,            // elementwise, exact erf
+  Softmax,         // over the last dim
+  SliceTokens,     // x[B,T,D] -> [B,count,D]; attrs start, count
+  TokensToNchw,    // x[B,N,D] -> [B,D,h,w]; attrs h, w
+  PosResample,     // pos[1,p+oh*ow,D] -> [1,p+h*w,D]; attrs prefix, old_h, old_w, h, w, mode (0 bilinear, 1 bicubic+AA, 2 bicubic)
+};
+
+const char* op_name(OpKind k);
+OpKind op_from_name(const std::string& name);
+
+struct Node {
+  OpKind op;
+  std::string name;                  // timm module path, for errors and dumps
+  std::vector<int> inputs;           // tensor ids
+  int output = -1;                   // tensor id
+  std::map<std::string, std::string> weights;  // role -> state_dict key
+  std::map<std::string, double> attrs;
+
+  double attr(const std::string& k, double dflt) const {
+    auto it = attrs.find(k);
+    return it == attrs.end() ? dflt : it->second;
+  }
+  int iattr(const std::string& k, int dflt) const { return static_cast<int>(attr(k, dflt)); }
+  const std::string* weight(const std::string& role) const {
+    auto it = weights.find(role);
+    return it == weights.end() ? nullptr : &it->second;
+  }
+};
+
+struct Graph {
+  std::vector<std::vector<int64_t>> shapes;  // per tensor id
+  std::vector<int> inputs;                   // tensor ids fed by the caller, in order
+  std::vector<std::pair<std::string, int>> outputs;  // name -> tensor id
+  std::vector<Node> nodes;                   // topological order
+};
+
+inline int64_t numel(const std::vector<int64_t>& s) {
+  int64_t n = 1;
+  for (auto d : s) n *= d;
+  return n;
+}
+
+}  // namespace vit

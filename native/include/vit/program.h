@@ -1,0 +1,70 @@
+// A compiled graph for one input shape: buffers planned once, run many times by one backend executor.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vit/graph.h"
+#include "vit/weights.h"
+
+namespace vit {
+
+// Liveness-based buffer plan: every non-weight tensor gets an offset (in floats) in one arena.
+struct Plan {
+  std::vector<int64_t> offset;  // per tensor id; -1 for Weight-op outputs (they alias weights)
+  int64_t arena_floats = 0;
+};
+Plan plan_buffers(const Graph& g);
+void validate_graph(const Graph& g, const WeightStore& w);  // shapes, ids, weight keys
+
+struct HostTensor {
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+};
+
+enum class DType { F32, F16, BF16 };
+
+struct DeviceSpec {
+  bool cuda = false;
+  int index = 0;
+  DType dtype = DType::F32;
+  bool tf32 = false;
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  // inputs: one pointer per graph input (float32, graph shape). Outputs in graph order.
+  virtual std::vector<HostTensor> run(const std::vector<const float*>& inputs, int threads) = 0;
+};
+
+std::unique_ptr<Executor> make_cpu_executor(const Graph& g, const Plan& p, std::shared_ptr<WeightStore> w);
+// Defined in cuda/ when built with CUDA; otherwise throws Unsupported ("built without CUDA").
+std::unique_ptr<Executor> make_cuda_executor(const Graph& g, const Plan& p, std::shared_ptr<WeightStore> w,
+                                             const DeviceSpec& dev);
+
+class Program {
+ public:
+  Program(Graph g, std::shared_ptr<WeightStore> w, const DeviceSpec& dev);
+  std::vector<HostTensor> run(const std::vector<const float*>& inputs, int threads);
+  const Graph& graph() const { return graph_; }
+  const Plan& plan() const { return plan_; }
+
+ private:
+  Graph graph_;
+  Plan plan_;
+  std::shared_ptr<WeightStore> weights_;
+  std::unique_ptr<Executor> exec_;
+};
+
+// Backend availability, for `vitnode doctor`.
+struct CudaStatus {
+  bool compiled = false;
+  bool available = false;
+  std::string reason;  // why not available
+  int device_count = 0;
+  std::vector<std::string> devices;
+};
+CudaStatus cuda_status();
+
+}  // namespace vit

@@ -1,0 +1,189 @@
+// Shape inference for every op: the graph TS sends is checked here before any buffer is planned, so a bad
+// spec is an error, never an out-of-bounds access.
+#include <sstream>
+
+#include "vit/error.h"
+#include "vit/program.h"
+
+namespace vit {
+
+namespace {
+
+using Shape = std::vector<int64_t>;
+
+std::string str(const Shape& s) {
+  std::ostringstream o;
+  o << "[";
+  for (size_t i = 0; i < s.size(); ++i) o << (i ? "," : "") << s[i];
+  o << "]";
+  return o.str();
+}
+
+[[noreturn]] void bad(const Node& n, const std::string& why) {
+  fail(ErrorCode::Shape, std::string(op_name(n.op)) + " '" + n.name + "': " + why);
+}
+
+const Shape& wshape(const Node& n, const WeightStore& w, const char* role, bool required = true) {
+  static const Shape empty;
+  const std::string* key = n.weight(role);
+  if (!key) {
+    if (required) bad(n, std::string("missing weight role '") + role + "'");
+    return empty;
+  }
+  return w.get(*key).shape;
+}
+
+Shape infer(const Node& n, const std::vector<const Shape*>& in, const WeightStore& w) {
+  auto need_inputs = [&](size_t lo, size_t hi) {
+    if (in.size() < lo || in.size() > hi) bad(n, "wrong number of inputs");
+  };
+  switch (n.op) {
+    case OpKind::Weight:
+      need_inputs(0, 0);
+      return wshape(n, w, "weight");
+    case OpKind::PatchEmbed: {
+      need_inputs(1, 1);
+      const Shape& x = *in[0];
+      const Shape& wt = wshape(n, w, "weight");
+      int64_t p = n.iattr("patch", 0);
+      if (x.size() != 4 || wt.size() != 4) bad(n, "expects x[B,C,H,W] and weight[D,C,P,P]");
+      if (p <= 0 || wt[2] != p || wt[3] != p || wt[1] != x[1]) bad(n, "weight " + str(wt) + " does not fit x " + str(x));
+      bool pad = n.iattr("pad", 0) != 0;
+      if (!pad && (x[2] % p || x[3] % p)) bad(n, "image " + std::to_string(x[2]) + "x" + std::to_string(x[3]) +
+                                                   " is not a multiple of the patch size " + std::to_string(p));
+      const Shape& b = wshape(n, w, "bias", false);
+      if (!b.empty() && (b.size() != 1 || b[0] != wt[0])) bad(n, "bias shape " + str(b));
+      int64_t gh = (x[2] + p - 1) / p, gw = (x[3] + p - 1) / p;
+      return {x[0], gh * gw, wt[0]};
+    }
+    case OpKind::ConcatPrefix: {
+      if (in.empty()) bad(n, "no inputs");
+      const Shape& x = *in[0];
+      if (x.size() != 3) bad(n, "x must be [B,N,D]");
+      int64_t t = x[1];
+      for (size_t i = 1; i < in.size(); ++i) {
+        const Shape& p = *in[i];
+        if (p.size() != 3 || p[0] != 1 || p[2] != x[2]) bad(n, "prefix " + str(p) + " does not fit " + str(x));
+        t += p[1];
+      }
+      return {x[0], t, x[2]};
+    }
+    case OpKind::Add: {
+      need_inputs(2, 2);
+      const Shape &a = *in[0], &b = *in[1];
+      if (a.size() != b.size() || a.empty()) bad(n, "rank mismatch " + str(a) + " + " + str(b));
+      for (size_t i = 1; i < a.size(); ++i)
+        if (a[i] != b[i]) bad(n, "shape mismatch " + str(a) + " + " + str(b));
+      if (b[0] != a[0] && b[0] != 1) bad(n, "batch mismatch " + str(a) + " + " + str(b));
+      return a;
+    }
+    case OpKind::LayerNorm: {
+      need_inputs(1, 1);
+      const Shape& x = *in[0];
+      const Shape& g = wshape(n, w, "weight");
+      const Shape& b = wshape(n, w, "bias");
+      if (x.empty() || g != Shape{x.back()} || b != Shape{x.back()}) bad(n, "weight/bias do not fit " + str(x));
+      return x;
+    }
+    case OpKind::Linear: {
+      need_inputs(1, 2);
+      const Shape& x = *in[0];
+      const Shape& wt = wshape(n, w, "weight");
+      if (x.empty() || wt.size() != 2 || wt[1] != x.back())
+        bad(n, "weight " + str(wt) + " does not fit input " + str(x));
+      const Shape& b = wshape(n, w, "bias", false);
+      if (!b.empty() && b != Shape{wt[0]}) bad(n, "bias " + str(b) + " does not fit weight " + str(wt));
+      const Shape& g = wshape(n, w, "gamma", false);
+      if (!g.empty() && g != Shape{wt[0]}) bad(n, "gamma " + str(g) + " does not fit weight " + str(wt));
+      Shape y = x;
+      y.back() = wt[0];
+      if (in.size() == 2 && *in[1] != y) bad(n, "residual " + str(*in[1]) + " does not match output " + str(y));
+      return y;
+    }
+    case OpKind::Attention: {
+      need_inputs(1, 1);
+      const Shape& x = *in[0];
+      int64_t h = n.iattr("heads", 0);
+      if (x.size() != 3 || x[2] % 3 || h <= 0 || (x[2] / 3) % h) bad(n, "qkv " + str(x) + " with heads " + std::to_string(h));
+      return {x[0], x[1], x[2] / 3};
+    }
+    case OpKind::Pool: {
+      need_inputs(1, 1);
+      const Shape& x = *in[0];
+      int mode = n.iattr("mode", 0);
+      int64_t start = n.iattr("start", 0), index = n.iattr("index", 0);
+      if (x.size() != 3) bad(n, "x must be [B,T,D]");
+      if (mode == 0 ? (index < 0 || index >= x[1]) : (start < 0 || start >= x[1]) || mode > 3)
+        bad(n, "pool mode/start/index out of range for " + str(x));
+      return {x[0], x[2]};
+    }
+    case OpKind::Tanh:
+    case OpKind::Gelu:
+    case OpKind::Softmax:
+      need_inputs(1, 1);
+      if (in[0]->empty()) bad(n, "scalar input");
+      return *in[0];
+    case OpKind::SliceTokens: {
+      need_inputs(1, 1);
+      const Shape& x = *in[0];
+      int64_t s = n.iattr("start", 0), c = n.iattr("count", 0);
+      if (x.size() != 3 || s < 0 || c <= 0 || s + c > x[1]) bad(n, "slice out of range for " + str(x));
+      return {x[0], c, x[2]};
+    }
+    case OpKind::TokensToNchw: {
+      need_inputs(1, 1);
+      const Shape& x = *in[0];
+      int64_t h = n.iattr("h", 0), ww = n.iattr("w", 0);
+      if (x.size() != 3 || h * ww != x[1]) bad(n, "cannot view " + str(x) + " as a " + std::to_string(h) + "x" + std::to_string(ww) + " grid");
+      return {x[0], x[2], h, ww};
+    }
+    case OpKind::PosResample: {
+      need_inputs(1, 1);
+      const Shape& x = *in[0];
+      int64_t p = n.iattr("prefix", 0), oh = n.iattr("old_h", 0), ow = n.iattr("old_w", 0);
+      int64_t h = n.iattr("h", 0), ww = n.iattr("w", 0);
+      if (x.size() != 3 || x[0] != 1 || p < 0 || oh <= 0 || ow <= 0 || h <= 0 || ww <= 0 || x[1] != p + oh * ow)
+        bad(n, "pos_embed " + str(x) + " is not prefix " + std::to_string(p) + " + " + std::to_string(oh) + "x" + std::to_string(ow));
+      return {1, p + h * ww, x[2]};
+    }
+  }
+  bad(n, "unknown op");
+}
+
+}  // namespace
+
+void validate_graph(const Graph& g, const WeightStore& w) {
+  const int nt = static_cast<int>(g.shapes.size());
+  std::vector<bool> defined(nt, false);
+  auto check_id = [&](int id, const std::string& what) {
+    if (id < 0 || id >= nt) fail(ErrorCode::Argument, what + ": tensor id " + std::to_string(id) + " out of range");
+  };
+  for (int id : g.inputs) {
+    check_id(id, "graph input");
+    defined[id] = true;
+  }
+  for (const auto& s : g.shapes)
+    for (auto d : s)
+      if (d <= 0) fail(ErrorCode::Shape, "graph has a tensor with a non-positive dimension " + str(s));
+  for (const auto& n : g.nodes) {
+    std::vector<const Shape*> in;
+    for (int id : n.inputs) {
+      check_id(id, n.name);
+      if (!defined[id]) fail(ErrorCode::Argument, n.name + ": input tensor " + std::to_string(id) + " is not defined yet");
+      in.push_back(&g.shapes[id]);
+    }
+    check_id(n.output, n.name);
+    if (defined[n.output]) fail(ErrorCode::Argument, n.name + ": tensor " + std::to_string(n.output) + " defined twice");
+    Shape s = infer(n, in, w);
+    if (s != g.shapes[n.output])
+      fail(ErrorCode::Shape, std::string(op_name(n.op)) + " '" + n.name + "': output is " + str(s) +
+                                 ", graph says " + str(g.shapes[n.output]));
+    defined[n.output] = true;
+  }
+  for (const auto& o : g.outputs) {
+    check_id(o.second, "output " + o.first);
+    if (!defined[o.second]) fail(ErrorCode::Argument, "output " + o.first + " is never computed");
+  }
+}
+
+}  // namespace vit

@@ -1,0 +1,62 @@
+#include "vit/weights.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "vit/error.h"
+
+namespace vit {
+
+void AlignedFree::operator()(float* p) const { std::free(p); }
+
+AlignedBuffer aligned_alloc_f32(size_t n) {
+  size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
+  if (bytes == 0) bytes = 64;
+  void* p = std::aligned_alloc(64, bytes);
+  if (!p) fail(ErrorCode::Internal, "out of host memory allocating " + std::to_string(bytes) + " bytes");
+  return AlignedBuffer(static_cast<float*>(p));
+}
+
+size_t Weight::size() const {
+  size_t n = 1;
+  for (auto d : shape) n *= static_cast<size_t>(d);
+  return n;
+}
+
+void WeightStore::set(const std::string& name, std::vector<int64_t> shape, const float* data) {
+  size_t n = 1;
+  for (auto d : shape) n *= static_cast<size_t>(d);
+  auto buf = aligned_alloc_f32(n);
+  std::memcpy(buf.get(), data, n * sizeof(float));
+  set_owned(name, std::move(shape), std::move(buf));
+}
+
+void WeightStore::set_owned(const std::string& name, std::vector<int64_t> shape, AlignedBuffer data) {
+  Weight w;
+  w.shape = std::move(shape);
+  w.data = std::move(data);
+  weights_[name] = std::move(w);
+  ++version_;
+  std::lock_guard<std::mutex> lock(cache_mutex);
+  caches.clear();  // derived forms are stale now
+}
+
+const Weight& WeightStore::get(const std::string& name) const {
+  auto it = weights_.find(name);
+  if (it == weights_.end()) fail(ErrorCode::Checkpoint, "weight '" + name + "' is not loaded");
+  return it->second;
+}
+
+std::vector<std::string> WeightStore::names() const {
+  std::vector<std::string> out;
+  for (const auto& kv : weights_) out.push_back(kv.first);
+  return out;
+}
+
+size_t WeightStore::bytes() const {
+  size_t b = 0;
+  for (const auto& kv : weights_) b += kv.second.size() * sizeof(float);
+  return b;
+}
+
+}  // namespace vit

@@ -1,0 +1,101 @@
+#include "cpu/dnnl-linear.h"
+
+#include <vector>
+
+#include "vit/error.h"
+
+namespace vit::cpu {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+
+namespace {
+
+// Packed copies of one weight, one per layout oneDNN asked for (layouts rarely differ between batch sizes).
+struct PackedWeight {
+  std::vector<std::pair<memory::desc, memory>> forms;
+};
+
+memory packed_weight(WeightStore& store, const std::string& key, const memory::desc& want, int64_t k, int64_t n) {
+  std::lock_guard<std::mutex> lock(store.cache_mutex);
+  auto& slot = store.caches["cpu:" + key];
+  if (!slot) slot = std::make_shared<PackedWeight>();
+  auto* pw = static_cast<PackedWeight*>(slot.get());
+  for (auto& f : pw->forms)
+    if (f.first == want) return f.second;
+  const float* raw = store.get(key).data.get();
+  memory plain({{k, n}, dt::f32, tag::ba}, cpu_engine(), const_cast<float*>(raw));
+  memory packed(want, cpu_engine());
+  dnnl::stream s(cpu_engine());
+  dnnl::reorder(plain, packed).execute(s, plain, packed);
+  s.wait();
+  pw->forms.emplace_back(want, packed);
+  return packed;
+}
+
+}  // namespace
+
+DnnlLinear::DnnlLinear(WeightStore& store, const std::string& weight_key, const float* bias, const float* gamma,
+                       int64_t m, int64_t k, int64_t n, Act act, bool residual)
+    : has_bias_(bias != nullptr), has_gamma_(gamma != nullptr), has_res_(residual) {
+  auto& eng = cpu_engine();
+  memory::desc src_md({m, k}, dt::f32, tag::ab);
+  memory::desc wei_any({k, n}, dt::f32, tag::any);
+  memory::desc dst_md({m, n}, dt::f32, tag::ab);
+  memory::desc bias_md({1, n}, dt::f32, tag::ab);
+  memory::desc row_md({1, n}, dt::f32, tag::ab);
+
+  dnnl::post_ops po;
+  int idx = 0;
+  if (act == Act::Gelu) po.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f), ++idx;
+  if (act == Act::Tanh) po.append_eltwise(1.f, dnnl::algorithm::eltwise_tanh, 0.f, 0.f), ++idx;
+  if (has_gamma_) {
+    po.append_binary(dnnl::algorithm::binary_mul, row_md);
+    gamma_idx_ = idx++;
+  }
+  if (has_res_) {
+    po.append_binary(dnnl::algorithm::binary_add, dst_md);
+    res_idx_ = idx++;
+  }
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(po);
+  try {
+    auto desc = has_bias_ ? dnnl::matmul::desc(src_md, wei_any, bias_md, dst_md)
+                          : dnnl::matmul::desc(src_md, wei_any, dst_md);
+    dnnl::matmul::primitive_desc pd(desc, attr, eng);
+    prim_ = dnnl::matmul(pd);
+    wei_ = packed_weight(store, weight_key, pd.weights_desc(), k, n);
+  } catch (const dnnl::error& e) {
+    fail(ErrorCode::Internal, "oneDNN matmul for '" + weight_key + "' [" + std::to_string(m) + "x" +
+                                  std::to_string(k) + "]x[" + std::to_string(k) + "x" + std::to_string(n) + "]: " + e.what());
+  }
+  src_ = memory(src_md, eng, DNNL_MEMORY_NONE);
+  dst_ = memory(dst_md, eng, DNNL_MEMORY_NONE);
+  if (has_bias_) bias_ = memory(bias_md, eng, const_cast<float*>(bias));
+  if (has_gamma_) gamma_ = memory(row_md, eng, const_cast<float*>(gamma));
+  if (has_res_) res_ = memory(dst_md, eng, DNNL_MEMORY_NONE);
+}
+
+void DnnlLinear::run(dnnl::stream& s, const float* x, float* y, const float* residual) const {
+  // memory objects are handles; copies share the descriptor and let each run set its own pointers.
+  memory src = src_, dst = dst_;
+  src.set_data_handle(const_cast<float*>(x));
+  dst.set_data_handle(y);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei_}, {DNNL_ARG_DST, dst}};
+  if (has_bias_) args[DNNL_ARG_BIAS] = bias_;
+  if (has_gamma_) args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(gamma_idx_) | DNNL_ARG_SRC_1] = gamma_;
+  if (has_res_) {
+    memory res = res_;
+    res.set_data_handle(const_cast<float*>(residual));
+    args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(res_idx_) | DNNL_ARG_SRC_1] = res;
+  }
+  prim_.execute(s, args);
+}
+
+}  // namespace vit::cpu

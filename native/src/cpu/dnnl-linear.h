@@ -1,0 +1,30 @@
+// The narrow oneDNN interface: y = residual + gamma * act(x W^T + b), weights pre-packed once into the layout
+// oneDNN picks (cached in the WeightStore, shared by every program of the model).
+#pragma once
+#include <dnnl.hpp>
+#include <memory>
+#include <string>
+
+#include "vit/weights.h"
+
+namespace vit::cpu {
+
+enum class Act { None = 0, Gelu = 1, Tanh = 2 };
+
+dnnl::engine& cpu_engine();
+
+class DnnlLinear {
+ public:
+  // w: [n, k] row-major (a Linear weight, or a conv weight [n, c, p, p] viewed as [n, c*p*p]).
+  DnnlLinear(WeightStore& store, const std::string& weight_key, const float* bias, const float* gamma, int64_t m,
+             int64_t k, int64_t n, Act act, bool residual);
+  void run(dnnl::stream& s, const float* x, float* y, const float* residual) const;
+
+ private:
+  dnnl::matmul prim_;
+  dnnl::memory src_, dst_, wei_, bias_, gamma_, res_;
+  bool has_bias_, has_gamma_, has_res_;
+  int gamma_idx_ = -1, res_idx_ = -1;
+};
+
+}  // namespace vit::cpu

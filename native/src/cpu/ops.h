@@ -1,0 +1,43 @@
+// CPU kernels, one family per file (norm.cc, attention.cc, tokens.cc, resample.cc, eltwise.cc); GEMMs live
+// behind the narrow oneDNN interface in dnnl-linear.h. All float32, row-major, OpenMP-parallel.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace vit::cpu {
+
+// eltwise.cc
+void softmax_row(float* x, int64_t n);                    // in place, numerically stable
+void softmax_rows(float* x, int64_t rows, int64_t n, int threads);
+void tanh_inplace(const float* x, float* y, int64_t n, int threads);
+void gelu_erf(const float* x, float* y, int64_t n, int threads);
+void add_scaled(const float* a, const float* b, float* y, int64_t batch, int64_t per_item, bool b_broadcast,
+                float alpha, float beta, int threads);
+
+// norm.cc
+void layer_norm(const float* x, const float* gamma, const float* beta, float* y, int64_t rows, int64_t d,
+                float eps, int threads);
+
+// attention.cc: qkv[B,T,3D] (q|k|v rows, head-major) -> out[B,T,D]. scratch: threads * T * T floats.
+void attention(const float* qkv, float* out, int64_t b, int64_t t, int64_t d, int64_t heads, float scale,
+               bool scale_q, float* scratch, int threads);
+
+// tokens.cc
+void patchify(const float* x, float* cols, int64_t b, int64_t c, int64_t h, int64_t w, int64_t p, int threads);
+void concat_prefix(const float* x, const std::vector<const float*>& prefix, const std::vector<int64_t>& counts,
+                   float* y, int64_t b, int64_t n, int64_t d);
+void pool_tokens(const float* x, float* y, int64_t b, int64_t t, int64_t d, int mode, int64_t start, int64_t index);
+void slice_tokens(const float* x, float* y, int64_t b, int64_t t, int64_t d, int64_t start, int64_t count);
+void tokens_to_nchw(const float* x, float* y, int64_t b, int64_t n, int64_t d, int threads);
+
+// resample.cc: 2-D resampling of a [h, w, d] grid (channels last), separable.
+enum class Resample { Bilinear = 0, BicubicAA = 1, Bicubic = 2 };
+void resample_grid(const float* x, float* y, int64_t oh, int64_t ow, int64_t h, int64_t w, int64_t d, Resample mode);
+// 1-D weights: for each output index, first source index and weights (exposed for tests and CUDA parity).
+struct Taps {
+  std::vector<int64_t> first;
+  std::vector<std::vector<double>> w;
+};
+Taps resample_taps(int64_t in, int64_t out, Resample mode);
+
+}  // namespace vit::cpu

@@ -1,0 +1,77 @@
+// Token bookkeeping: patchify (conv with kernel == stride as a GEMM operand), prefix concat, pooling, layouts.
+#include <algorithm>
+#include <cstring>
+
+#include "cpu/ops.h"
+
+namespace vit::cpu {
+
+// cols[(b, gy, gx), (c, py, px)]; zero padding right/bottom when h or w is not a multiple of p.
+void patchify(const float* x, float* cols, int64_t b, int64_t c, int64_t h, int64_t w, int64_t p, int threads) {
+  const int64_t gh = (h + p - 1) / p, gw = (w + p - 1) / p, k = c * p * p;
+#pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
+  for (int64_t bi = 0; bi < b; ++bi)
+    for (int64_t gy = 0; gy < gh; ++gy)
+      for (int64_t gx = 0; gx < gw; ++gx) {
+        float* row = cols + ((bi * gh + gy) * gw + gx) * k;
+        for (int64_t ci = 0; ci < c; ++ci)
+          for (int64_t py = 0; py < p; ++py) {
+            const int64_t y = gy * p + py;
+            float* dst = row + (ci * p + py) * p;
+            const int64_t x0 = gx * p, nx = std::max<int64_t>(0, std::min(p, w - x0));
+            if (y < h && nx > 0) std::memcpy(dst, x + ((bi * c + ci) * h + y) * w + x0, nx * sizeof(float));
+            for (int64_t px = (y < h ? nx : 0); px < p; ++px) dst[px] = 0.f;
+          }
+      }
+}
+
+void concat_prefix(const float* x, const std::vector<const float*>& prefix, const std::vector<int64_t>& counts,
+                   float* y, int64_t b, int64_t n, int64_t d) {
+  int64_t np = 0;
+  for (auto c : counts) np += c;
+  for (int64_t bi = 0; bi < b; ++bi) {
+    float* dst = y + bi * (np + n) * d;
+    for (size_t i = 0; i < prefix.size(); ++i) {
+      std::memcpy(dst, prefix[i], counts[i] * d * sizeof(float));
+      dst += counts[i] * d;
+    }
+    std::memcpy(dst, x + bi * n * d, n * d * sizeof(float));
+  }
+}
+
+// mode: 0 token (row `index`), 1 avg, 2 max, 3 avgmax = (max + avg) / 2, over tokens [start, t).
+void pool_tokens(const float* x, float* y, int64_t b, int64_t t, int64_t d, int mode, int64_t start, int64_t index) {
+  for (int64_t bi = 0; bi < b; ++bi) {
+    const float* xb = x + bi * t * d;
+    float* yb = y + bi * d;
+    if (mode == 0) {
+      std::memcpy(yb, xb + index * d, d * sizeof(float));
+      continue;
+    }
+    const int64_t cnt = t - start;
+    for (int64_t j = 0; j < d; ++j) {
+      float s = 0.f, m = xb[start * d + j];
+      for (int64_t r = start; r < t; ++r) {
+        float v = xb[r * d + j];
+        s += v;
+        m = std::max(m, v);
+      }
+      const float avg = s / static_cast<float>(cnt);
+      yb[j] = mode == 1 ? avg : mode == 2 ? m : 0.5f * (m + avg);
+    }
+  }
+}
+
+void slice_tokens(const float* x, float* y, int64_t b, int64_t t, int64_t d, int64_t start, int64_t count) {
+  for (int64_t bi = 0; bi < b; ++bi)
+    std::memcpy(y + bi * count * d, x + (bi * t + start) * d, count * d * sizeof(float));
+}
+
+void tokens_to_nchw(const float* x, float* y, int64_t b, int64_t n, int64_t d, int threads) {
+#pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
+  for (int64_t bi = 0; bi < b; ++bi)
+    for (int64_t c = 0; c < d; ++c)
+      for (int64_t i = 0; i < n; ++i) y[(bi * d + c) * n + i] = x[(bi * n + i) * d + c];
+}
+
+}  // namespace vit::cpu
