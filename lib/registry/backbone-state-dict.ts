@@ -24,7 +24,7 @@ function makeDiv(v: number, divisor = 8): number {
 function nums(spec: Spec, key: string, fallback?: number[]): number[] {
   const v = spec[key] ?? fallback;
   if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x))) {
-    throw registryError('VIT_E_INVALID_ARG', `backbone.${key} must be an array of integers`);
+    throw registryError('VIT_E_ARGUMENT', `backbone.${key} must be an array of integers`);
   }
   return v as number[];
 }

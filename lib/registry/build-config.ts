@@ -56,7 +56,7 @@ export function buildConfig({ look, pretrainedCfg: cfg, explicit, pretrained }: 
 }
 
 function invalid(msg: string): never {
-  throw registryError('VIT_E_INVALID_ARG', msg);
+  throw registryError('VIT_E_ARGUMENT', msg);
 }
 
 function posInt(name: string, v: unknown): void {

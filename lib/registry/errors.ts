@@ -1,16 +1,17 @@
-// Registry errors: plain Errors carrying a stable `code` (and details), the shape the rest of vitnode uses.
-// If a shared error class lands in lib/, switch `registryError` to it; callers only rely on `code`.
+// Registry errors: the shared VitError (lib/errors.ts) plus registry details.
+import { VitError } from '../errors.ts';
 
-export type RegistryErrorCode = 'VIT_E_UNKNOWN_MODEL' | 'VIT_E_UNSUPPORTED' | 'VIT_E_INVALID_ARG';
+export type RegistryErrorCode = 'VIT_E_UNKNOWN_MODEL' | 'VIT_E_UNSUPPORTED' | 'VIT_E_ARGUMENT';
 
-export interface RegistryError extends Error {
-  code: RegistryErrorCode;
+export interface RegistryErrorDetails {
   /** VIT_E_UNKNOWN_MODEL: closest known names, best first. */
   suggestions?: string[];
-  /** VIT_E_UNSUPPORTED: the option names that are not supported. */
+  /** VIT_E_UNSUPPORTED: the options that are not supported. */
   unsupported?: string[];
 }
 
-export function registryError(code: RegistryErrorCode, message: string, details: Partial<RegistryError> = {}): RegistryError {
-  return Object.assign(new Error(message), { name: 'VitError', code }, details) as RegistryError;
+export type RegistryError = VitError & RegistryErrorDetails;
+
+export function registryError(code: RegistryErrorCode, message: string, details: RegistryErrorDetails = {}): RegistryError {
+  return Object.assign(new VitError(code, message), details);
 }

@@ -36,7 +36,7 @@ type Out = Partial<VitConfig>;
 type Handler = (v: unknown, out: Out, key: string) => void;
 
 function bad(key: string, want: string, v: unknown): never {
-  throw registryError('VIT_E_INVALID_ARG', `model_args.${key} must be ${want}, got ${JSON.stringify(v)}`);
+  throw registryError('VIT_E_ARGUMENT', `model_args.${key} must be ${want}, got ${JSON.stringify(v)}`);
 }
 const num = (key: string, v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : bad(key, 'a number', v));
 const bool = (key: string, v: unknown): boolean => (typeof v === 'boolean' ? v : bad(key, 'a boolean', v));
@@ -114,7 +114,7 @@ export function mapModelArgs(args: Record<string, unknown>): Out {
 
 export function resolveConfig(hf: HfConfig, options: { pretrained?: boolean } = {}): ResolvedModel {
   if (!hf || typeof hf !== 'object' || typeof hf.architecture !== 'string') {
-    throw registryError('VIT_E_INVALID_ARG', 'config must be an object with a string `architecture`');
+    throw registryError('VIT_E_ARGUMENT', 'config must be an object with a string `architecture`');
   }
   const extra = Object.keys(hf).filter((k) => !TOP_LEVEL.has(k));
   if (extra.length) throw registryError('VIT_E_UNSUPPORTED', `unknown config keys: ${extra.join(', ')}`, { unsupported: extra });

@@ -8,7 +8,7 @@ import { fnmatchToRegExp } from './names.ts';
 import type { ResolvedModel, ResolveOverrides } from './types.ts';
 
 export type { ResolvedModel, ResolveOverrides } from './types.ts';
-export type { RegistryError, RegistryErrorCode } from './errors.ts';
+export type { RegistryError, RegistryErrorCode, RegistryErrorDetails } from './errors.ts';
 export { resolveConfig, type HfConfig } from './hf-config.ts';
 export { expectedStateDict, checkSupported, countParams, usesFcNorm, type StateDictEntry } from './state-dict.ts';
 
@@ -22,7 +22,7 @@ const OVERRIDE_KEYS = new Set(['numClasses', 'imgSize', 'inChans', 'globalPool',
  */
 export function resolveModel(name: string, overrides: ResolveOverrides = {}): ResolvedModel {
   const extra = Object.keys(overrides).filter((k) => !OVERRIDE_KEYS.has(k));
-  if (extra.length) throw registryError('VIT_E_INVALID_ARG', `unknown option(s): ${extra.join(', ')}`);
+  if (extra.length) throw registryError('VIT_E_ARGUMENT', `unknown option(s): ${extra.join(', ')}`);
   const look = lookup(name);
   const { imgSize, pretrained, ...rest } = overrides;
   const explicit: Partial<VitConfig> = { ...rest };

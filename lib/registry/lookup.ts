@@ -43,7 +43,7 @@ function unknown(name: string, candidates: Iterable<string>, what = 'model'): ne
 const copyCfg = (c: PretrainedCfg): PretrainedCfg => structuredClone(c);
 
 export function lookup(name: string): Lookup {
-  if (typeof name !== 'string' || !name) throw registryError('VIT_E_INVALID_ARG', 'model name must be a non-empty string');
+  if (typeof name !== 'string' || !name) throw registryError('VIT_E_ARGUMENT', 'model name must be a non-empty string');
   if (name.startsWith(LEGACY_PREFIX)) {
     const arch = name.slice(LEGACY_PREFIX.length);
     if (!has(legacyEntrypoints, arch)) unknown(name, allNames());
