@@ -1,0 +1,94 @@
+// The whole native surface in one place, with its sync/async nature. Loaded with node-gyp-build, which finds
+// prebuilds/<platform>-<arch>/*.node or build/Release/vitnode.node.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+
+export interface GraphNodeSpec {
+  op: string;
+  name: string;
+  inputs: number[];
+  output: number;
+  weights?: Record<string, string>;
+  attrs?: Record<string, number>;
+}
+
+export interface GraphSpec {
+  shapes: number[][];
+  inputs: number[];
+  outputs: [string, number][];
+  nodes: GraphNodeSpec[];
+}
+
+export interface NativeOutput {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface DeviceSpec {
+  device: 'cpu' | 'cuda';
+  index?: number;
+  dtype?: 'float32' | 'float16' | 'bfloat16';
+  tf32?: boolean;
+}
+
+export interface NativeWeightStore {
+  /** Copies (and converts F16/BF16/F64 to float32) into native memory. Sync. */
+  set(name: string, shape: number[], data: ArrayBufferView, dtype?: 'F32' | 'F16' | 'BF16' | 'F64'): void;
+  get(name: string): Float32Array;
+  shape(name: string): number[];
+  has(name: string): boolean;
+  names(): string[];
+  bytes(): number;
+  dispose(): void;
+}
+
+export interface NativeProgram {
+  /** One async call off the event loop; resolves with the graph's outputs in order. */
+  run(inputs: Float32Array[], threads?: number): Promise<NativeOutput[]>;
+  /** Blocking twin for tests and tiny load-time ops. */
+  runSync(inputs: Float32Array[], threads?: number): NativeOutput[];
+  arenaBytes(): number;
+  dispose(): void;
+}
+
+export interface CudaStatus {
+  compiled: boolean;
+  available: boolean;
+  reason: string;
+  deviceCount: number;
+  devices: string[];
+}
+
+export interface Binding {
+  WeightStore: new () => NativeWeightStore;
+  Program: new (graph: GraphSpec, weights: NativeWeightStore, device?: DeviceSpec) => NativeProgram;
+  cudaStatus(): CudaStatus;
+  cpuInfo(): { cores: number; gemm: string };
+}
+
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+}
+
+const require = createRequire(import.meta.url);
+
+function load(): Binding {
+  const root = packageRoot();
+  try {
+    return require('node-gyp-build')(root) as Binding;
+  } catch (err) {
+    const msg = (err as Error).message;
+    throw new Error(
+      `vitnode: could not load the native addon (${msg}).\n` +
+        'Possible causes: the addon was not built (run `npm run build`), oneDNN is missing ' +
+        '(`apt-get install libdnnl2` or libdnnl-dev), or glibc is older than 2.34.',
+    );
+  }
+}
+
+export const binding: Binding = load();

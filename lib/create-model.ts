@@ -1,0 +1,102 @@
+// createModel: registry name or timm/HF config -> module tree -> weights in native memory -> VitModel.
+import { readFileSync } from 'node:fs';
+import { binding, type DeviceSpec } from './binding.ts';
+import { VitError } from './errors.ts';
+import { defaultThreads, VitModel } from './model.ts';
+import { VisionTransformer } from './models/vision-transformer.ts';
+import { createOptionsSchema, parseOptions, type CreateModelOptions } from './options.ts';
+import { checkSupported, resolveConfig, resolveModel, type HfConfig, type ResolvedModel } from './registry/index.ts';
+import { initParams } from './weights/init.ts';
+import { loadCheckpoint, type LoadReport } from './weights/load.ts';
+
+export type ModelSource = string | HfConfig;
+
+/** Resolves a name, `legacy:` name, config.json path or config object to the model definition (no weights). */
+export function resolveSource(source: ModelSource, o: CreateModelOptions = {}): ResolvedModel {
+  const overrides = {
+    numClasses: o.numClasses,
+    imgSize: o.imgSize,
+    inChans: o.inChans,
+    globalPool: o.globalPool,
+    dynamicImgSize: o.dynamicImgSize,
+    dynamicImgPad: o.dynamicImgPad,
+    pretrained: Boolean(o.checkpoint || o.pretrained),
+  };
+  for (const k of Object.keys(overrides) as (keyof typeof overrides)[]) if (overrides[k] === undefined) delete overrides[k];
+  if (typeof source === 'string' && !source.endsWith('.json')) return resolveModel(source, overrides);
+  let hf: HfConfig;
+  if (typeof source === 'string') {
+    try {
+      hf = JSON.parse(readFileSync(source, 'utf8')) as HfConfig;
+    } catch (err) {
+      throw new VitError('VIT_E_IO', `cannot read model config ${source}: ${(err as Error).message}`, { cause: err });
+    }
+  } else hf = source;
+  if (!hf || typeof hf !== 'object' || typeof hf.architecture !== 'string') {
+    throw new VitError('VIT_E_ARGUMENT', 'a model config needs an "architecture" string (timm / Hugging Face config.json format)');
+  }
+  const { pretrained, ...rest } = overrides;
+  const base = resolveConfig(hf, { pretrained });
+  if (Object.keys(rest).length === 0) return base;
+  // Options on top of a config: same rules as for names (re-resolve through the config's model_args).
+  const args = { ...(hf.model_args ?? {}) } as Record<string, unknown>;
+  if (rest.imgSize !== undefined) args.img_size = rest.imgSize;
+  if (rest.inChans !== undefined) args.in_chans = rest.inChans;
+  if (rest.globalPool !== undefined) args.global_pool = rest.globalPool;
+  if (rest.dynamicImgSize !== undefined) args.dynamic_img_size = rest.dynamicImgSize;
+  if (rest.dynamicImgPad !== undefined) args.dynamic_img_pad = rest.dynamicImgPad;
+  return resolveConfig({ ...hf, model_args: args, num_classes: rest.numClasses ?? hf.num_classes }, { pretrained });
+}
+
+export interface CreatedModel extends VitModel {
+  loadReport?: LoadReport;
+}
+
+/**
+ * Builds a model. `source`: a registry name ('vit_base_patch16_224', 'deit_tiny_patch16_224.fb_in1k',
+ * 'legacy:vit_small_patch16_224'), a timm / HF config object, or a path to a config.json.
+ * Without `checkpoint` the weights are a seeded random initialisation (benchmarks, smoke tests).
+ */
+export async function createModel(source: ModelSource, options: CreateModelOptions = {}): Promise<CreatedModel> {
+  const o = parseOptions(createOptionsSchema, options, 'createModel options');
+  if (o.pretrained) {
+    throw new VitError('VIT_E_UNSUPPORTED', 'pretrained: true (hub downloads) is not supported yet; download the weights and pass { checkpoint }');
+  }
+  const resolved = resolveSource(source, options);
+  const cfg = resolved.config;
+  checkSupported(cfg);
+  if (cfg.backbone) {
+    throw new VitError('VIT_E_UNSUPPORTED', `${resolved.name}: hybrid CNN backbones are not supported yet`);
+  }
+  const device = deviceSpec(o.device, o.dtype, o.tf32);
+  const module = new VisionTransformer(cfg);
+  const store = new binding.WeightStore();
+  const seed = o.seed ?? 0;
+  let report: LoadReport | undefined;
+  try {
+    if (o.checkpoint) {
+      report = loadCheckpoint(o.checkpoint, module, store, seed);
+    } else {
+      for (const p of initParams(module.params(), seed, cfg.initValues)) store.set(p.key, p.shape, p.data);
+    }
+  } catch (err) {
+    store.dispose();
+    throw err;
+  }
+  const model = new VitModel(resolved.name, cfg, resolved.pretrainedCfg, store, device, o.threads ?? defaultThreads(), seed) as CreatedModel;
+  model.loadReport = report;
+  return model;
+}
+
+function deviceSpec(device: string, dtype: DeviceSpec['dtype'], tf32: boolean): DeviceSpec {
+  if (device === 'cpu') {
+    if (dtype !== 'float32') throw new VitError('VIT_E_UNSUPPORTED', `dtype ${dtype} is CUDA-only; the CPU backend runs float32`);
+    if (tf32) throw new VitError('VIT_E_UNSUPPORTED', 'tf32 is a CUDA option');
+    return { device: 'cpu' };
+  }
+  const status = binding.cudaStatus();
+  if (!status.available) throw new VitError('VIT_E_CUDA', `CUDA is unavailable: ${status.reason}`);
+  const index = device.includes(':') ? Number(device.split(':')[1]) : 0;
+  if (index >= status.deviceCount) throw new VitError('VIT_E_CUDA', `cuda:${index} does not exist (${status.deviceCount} device(s))`);
+  return { device: 'cuda', index, dtype, tf32 };
+}

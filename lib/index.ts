@@ -1,0 +1,10 @@
+// vitnode public API.
+export { createModel, resolveSource, type CreatedModel, type ModelSource } from './create-model.ts';
+export { VitModel, type OutputName, type RunRequest } from './model.ts';
+export { Tensor } from './tensor.ts';
+export { VitError, type VitErrorCode } from './errors.ts';
+export type { CreateModelOptions, IntermediatesOptions } from './options.ts';
+export type { VitConfig, PretrainedCfg } from './models/config.ts';
+export { listModels, getPretrainedCfg, resolveModel, resolveConfig } from './registry/index.ts';
+export { readSafetensors, writeSafetensors } from './weights/safetensors.ts';
+export { backends, cudaStatus } from './backends.ts';

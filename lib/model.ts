@@ -1,0 +1,253 @@
+// The public model: a timm-named module tree + weights in native memory + one compiled program per input
+// shape and output set. Every forward is one async native call.
+import { availableParallelism } from 'node:os';
+import { binding, type DeviceSpec, type NativeProgram, type NativeWeightStore } from './binding.ts';
+import { nativeError, VitError } from './errors.ts';
+import { GraphBuilder, type Sym } from './graph/builder.ts';
+import type { PretrainedCfg, VitConfig } from './models/config.ts';
+import { VisionTransformer } from './models/vision-transformer.ts';
+import { intermediatesOptionsSchema, parseOptions, type IntermediatesOptions } from './options.ts';
+import { Tensor } from './tensor.ts';
+import { hashKey, initParam } from './weights/init.ts';
+
+export type OutputName = 'logits' | 'features' | 'pre_logits' | 'intermediates';
+
+export interface RunRequest {
+  outputs: OutputName[];
+  intermediates?: IntermediatesOptions;
+}
+
+export class VitModel {
+  private module: VisionTransformer;
+  private programs = new Map<string, NativeProgram>();
+  private disposed = false;
+
+  constructor(
+    readonly name: string,
+    config: VitConfig,
+    readonly pretrainedCfg: PretrainedCfg,
+    private weights: NativeWeightStore,
+    private device: DeviceSpec,
+    private threads: number,
+    private seed: number,
+  ) {
+    this.module = new VisionTransformer(config);
+  }
+
+  get config(): VitConfig {
+    return this.module.cfg;
+  }
+  get numClasses(): number {
+    return this.module.cfg.numClasses;
+  }
+  get numFeatures(): number {
+    return this.module.numFeatures;
+  }
+  get embedDim(): number {
+    return this.module.embedDim;
+  }
+  get numPrefixTokens(): number {
+    return this.module.numPrefixTokens;
+  }
+  get patchSize(): number {
+    return this.module.cfg.patchSize;
+  }
+  /** timm's state_dict keys and shapes for this model. */
+  stateDict(): [string, number[]][] {
+    return this.module.params();
+  }
+  /** Host bytes held by the weights (float32). */
+  get weightBytes(): number {
+    return this.store().bytes();
+  }
+
+  /** Logits [B, numClasses] (timm `model(x)`; distilled: mean of both heads). */
+  async forward(x: Tensor): Promise<Tensor> {
+    return (await this.run(x, { outputs: ['logits'] })).logits as Tensor;
+  }
+
+  /** timm forward_features: the normed token sequence [B, T, D] (legacy models: the pooled pre-logits). */
+  async forwardFeatures(x: Tensor): Promise<Tensor> {
+    const key = this.module.cfg.era === 'legacy' ? 'pre_logits' : 'features';
+    return (await this.run(x, { outputs: [key] }))[key] as Tensor;
+  }
+
+  /** timm forward_head on a features tensor from forwardFeatures. */
+  async forwardHead(features: Tensor, opts: { preLogits?: boolean } = {}): Promise<Tensor> {
+    this.ensureLive();
+    const { preLogits = false } = opts;
+    if (!(features instanceof Tensor)) throw new VitError('VIT_E_ARGUMENT', 'forwardHead expects a Tensor');
+    if (this.module.cfg.era === 'legacy') throw new VitError('VIT_E_UNSUPPORTED', 'forwardHead is a modern timm API; legacy models pool in forwardFeatures');
+    const T = this.module.posEmbedTokens + (this.module.cfg.noEmbedClass ? this.module.numPrefixTokens : 0);
+    const s = features.shape;
+    if (s.length !== 3 || s[2] !== this.embedDim || s[1] < this.module.numPrefixTokens + 1 || (!this.config.dynamicImgSize && s[1] !== T)) {
+      throw new VitError('VIT_E_SHAPE', `forwardHead expects features [B, ${T}, ${this.embedDim}], got [${s.join(', ')}]`);
+    }
+    const key = `head|${s.join('x')}|${preLogits}`;
+    const prog = this.program(key, () => {
+      const g = new GraphBuilder();
+      const f = g.input(s);
+      const out = this.module.buildHead(g, f);
+      g.output('out', preLogits ? out.preLogits : out.logits);
+      return g;
+    });
+    const [o] = await this.exec(prog, features.data);
+    return new Tensor(o.data, o.shape);
+  }
+
+  /** timm forward_intermediates. */
+  async forwardIntermediates(
+    x: Tensor,
+    opts: IntermediatesOptions = {},
+  ): Promise<Tensor[] | { features: Tensor; intermediates: Tensor[] }> {
+    const o = parseOptions(intermediatesOptionsSchema, opts, 'forwardIntermediates options');
+    const out = await this.run(x, { outputs: o.intermediatesOnly ? ['intermediates'] : ['features', 'intermediates'], intermediates: opts });
+    const inter = out.intermediates as Tensor[];
+    return o.intermediatesOnly ? inter : { features: out.features as Tensor, intermediates: inter };
+  }
+
+  /** Several outputs of one forward pass in one native call (the CLI's `--outputs`). */
+  async run(x: Tensor, req: RunRequest): Promise<Partial<Record<OutputName, Tensor | Tensor[]>>> {
+    this.ensureLive();
+    this.checkInput(x);
+    const io = parseOptions(intermediatesOptionsSchema, req.intermediates ?? {}, 'intermediates options');
+    const indices = req.outputs.includes('intermediates') ? this.takeIndices(io.indices) : [];
+    const key = `fwd|${x.shape.join('x')}|${req.outputs.join(',')}|${indices.join(',')}|${io.norm}|${io.outputFmt}`;
+    const prog = this.program(key, () => {
+      const g = new GraphBuilder();
+      const input = g.input(x.shape);
+      const { features, intermediates } = this.module.buildFeatures(g, input, { indices, norm: io.norm, outputFmt: io.outputFmt });
+      const needHead = req.outputs.includes('logits') || req.outputs.includes('pre_logits');
+      const head = needHead ? this.module.buildHead(g, features) : null;
+      for (const name of req.outputs) {
+        if (name === 'features') g.output('features', features);
+        else if (name === 'logits') g.output('logits', head!.logits);
+        else if (name === 'pre_logits') g.output('pre_logits', head!.preLogits);
+        else intermediates.forEach((s: Sym, i: number) => g.output(`intermediates.${i}`, s));
+      }
+      return g;
+    });
+    const outs = await this.exec(prog, x.data);
+    const result: Partial<Record<OutputName, Tensor | Tensor[]>> = {};
+    for (const o of outs) {
+      const t = new Tensor(o.data, o.shape);
+      if (o.name.startsWith('intermediates.')) ((result.intermediates ??= []) as Tensor[]).push(t);
+      else result[o.name as OutputName] = t;
+    }
+    if (req.outputs.includes('intermediates')) result.intermediates ??= [];
+    return result;
+  }
+
+  /** The classifier's weights (timm get_classifier; distilled: both heads). */
+  getClassifier(): { name: string; weight: Tensor; bias: Tensor }[] {
+    this.ensureLive();
+    const heads = [this.module.head, this.module.headDist].filter((h) => h !== null);
+    return heads.map((h) => ({
+      name: h!.prefix,
+      weight: new Tensor(this.store().get(`${h!.prefix}.weight`), [h!.outFeatures, h!.inFeatures]),
+      bias: new Tensor(this.store().get(`${h!.prefix}.bias`), [h!.outFeatures]),
+    }));
+  }
+
+  /** timm reset_classifier: a new (freshly initialised) head, or none for numClasses 0; optionally a new pool. */
+  resetClassifier(numClasses: number, globalPool?: VitConfig['globalPool']): void {
+    this.ensureLive();
+    if (!Number.isInteger(numClasses) || numClasses < 0) throw new VitError('VIT_E_ARGUMENT', 'numClasses must be an integer >= 0');
+    const cfg = { ...this.module.cfg, numClasses };
+    if (globalPool !== undefined) {
+      if (this.module.cfg.distilled && globalPool !== 'token') throw new VitError('VIT_E_ARGUMENT', "distilled models only support globalPool 'token'");
+      if (globalPool === 'token' && !cfg.classToken) throw new VitError('VIT_E_ARGUMENT', "globalPool 'token' needs a class token");
+      if (this.module.fcNorm === null && ['avg', 'max', 'avgmax'].includes(globalPool) && cfg.fcNorm === null) cfg.fcNorm = false;
+      cfg.globalPool = globalPool;
+    }
+    const next = new VisionTransformer(cfg);
+    for (const [key, shape] of next.params()) {
+      if (key.startsWith('head')) this.weights.set(key, shape, initParam(key, shape, hashKey(key, this.seed), null));
+    }
+    this.module = next;
+    this.clearPrograms();
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.clearPrograms();
+    this.weights.dispose();
+    this.disposed = true;
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  private store(): NativeWeightStore {
+    this.ensureLive();
+    return this.weights;
+  }
+
+  private ensureLive(): void {
+    if (this.disposed) throw new VitError('VIT_E_DISPOSED', `model ${this.name} was disposed`);
+  }
+
+  private clearPrograms(): void {
+    for (const p of this.programs.values()) p.dispose();
+    this.programs.clear();
+  }
+
+  private program(key: string, build: () => GraphBuilder): NativeProgram {
+    let p = this.programs.get(key);
+    if (!p) {
+      const spec = build().spec();
+      try {
+        p = new binding.Program(spec, this.weights, this.device);
+      } catch (err) {
+        throw nativeError(err, new Error().stack);
+      }
+      this.programs.set(key, p);
+    }
+    return p;
+  }
+
+  private async exec(prog: NativeProgram, data: Float32Array) {
+    const stack = new Error().stack;
+    try {
+      return await prog.run([data], this.threads);
+    } catch (err) {
+      throw nativeError(err, stack);
+    }
+  }
+
+  private takeIndices(indices: number | number[] | undefined): number[] {
+    const depth = this.module.cfg.depth;
+    if (indices === undefined) return [...Array(depth).keys()];
+    if (typeof indices === 'number') {
+      if (indices > depth) throw new VitError('VIT_E_ARGUMENT', `cannot take the last ${indices} of ${depth} blocks`);
+      return [...Array(indices).keys()].map((i) => depth - indices + i);
+    }
+    return indices.map((i) => {
+      const a = i < 0 ? depth + i : i;
+      if (a < 0 || a >= depth) throw new VitError('VIT_E_ARGUMENT', `block index ${i} out of range for depth ${depth}`);
+      return a;
+    });
+  }
+
+  private checkInput(x: Tensor): void {
+    if (!(x instanceof Tensor)) throw new VitError('VIT_E_ARGUMENT', 'input must be a Tensor (Tensor.fromFloat32(data, [B, C, H, W]))');
+    const cfg = this.module.cfg;
+    const s = x.shape;
+    if (s.length !== 4) throw new VitError('VIT_E_SHAPE', `input must be [B, C, H, W], got rank ${s.length} [${s.join(', ')}]`);
+    if (s[0] < 1) throw new VitError('VIT_E_SHAPE', 'batch size must be at least 1');
+    if (s[1] !== cfg.inChans) throw new VitError('VIT_E_SHAPE', `model expects ${cfg.inChans} input channels, got ${s[1]}`);
+    const p = cfg.patchSize;
+    if (!cfg.dynamicImgSize) {
+      if (s[2] !== cfg.imgSize[0] || s[3] !== cfg.imgSize[1]) {
+        throw new VitError('VIT_E_SHAPE', `model expects ${cfg.imgSize[0]}x${cfg.imgSize[1]} images, got ${s[2]}x${s[3]} (create it with imgSize or dynamicImgSize: true)`);
+      }
+    } else if (!cfg.dynamicImgPad && (s[2] % p || s[3] % p)) {
+      throw new VitError('VIT_E_SHAPE', `image size ${s[2]}x${s[3]} is not a multiple of the patch size ${p} (use dynamicImgPad: true)`);
+    }
+    if (s[2] < p || s[3] < p) throw new VitError('VIT_E_SHAPE', `image ${s[2]}x${s[3]} is smaller than one ${p}px patch`);
+  }
+}
+
+export function defaultThreads(): number {
+  return Math.max(1, availableParallelism());
+}

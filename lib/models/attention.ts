@@ -1,0 +1,34 @@
+// timm Attention: packed qkv Linear, multi-head softmax(q k^T * scale) v, proj Linear (+ residual fused).
+import type { GraphBuilder, Sym } from '../graph/builder.ts';
+import { Linear, type Param } from './layers.ts';
+
+export class Attention {
+  readonly qkv: Linear;
+  readonly proj: Linear;
+  constructor(
+    readonly prefix: string,
+    readonly dim: number,
+    readonly numHeads: number,
+    qkvBias: boolean,
+    /** Seed qk_scale override; default head_dim^-0.5. */
+    readonly scale: number,
+    /** Modern timm multiplies q before q k^T; the seed scaled the scores after. */
+    readonly scaleQ: boolean,
+  ) {
+    this.qkv = new Linear(`${prefix}.qkv`, dim, dim * 3, qkvBias);
+    this.proj = new Linear(`${prefix}.proj`, dim, dim);
+  }
+
+  params(): Param[] {
+    return [...this.qkv.params(), ...this.proj.params()];
+  }
+
+  /** Returns residual + gamma * proj(attn(x)). */
+  build(g: GraphBuilder, x: Sym, residual: Sym, gamma?: string): Sym {
+    const qkv = this.qkv.build(g, x); // [B, T, 3D]
+    const a = g.op('attention', this.prefix, [qkv], x.shape, {
+      attrs: { heads: this.numHeads, scale: this.scale, scale_q: this.scaleQ ? 1 : 0 },
+    }); // [B, T, D]
+    return this.proj.build(g, a, { residual, gamma });
+  }
+}

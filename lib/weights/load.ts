@@ -1,0 +1,145 @@
+// Loads a checkpoint into native memory with timm's filter semantics (vision_transformer.py
+// checkpoint_filter_fn, seed and modern; load_pretrained's head / in_chans rules), strictly: every missing,
+// unexpected or mis-shaped key is reported together.
+import type { NativeWeightStore } from '../binding.ts';
+import { VitError } from '../errors.ts';
+import type { VisionTransformer } from '../models/vision-transformer.ts';
+import { adaptInputConv, resamplePosEmbed } from './adapt.ts';
+import { hashKey, initParam } from './init.ts';
+import { openSafetensors, toFloat32, type StDtype } from './safetensors.ts';
+
+export interface LoadReport {
+  loaded: number;
+  /** Keys adapted on load (resampled, reshaped, channel-adapted). */
+  adapted: string[];
+  /** Classifier keys initialised fresh because the checkpoint's class count differs. */
+  reinitialised: string[];
+  /** Checkpoint keys dropped by timm's rules (e.g. seed representation layers in modern models). */
+  dropped: string[];
+}
+
+export interface CheckpointTensor {
+  shape: number[];
+  dtype: StDtype;
+  read(): Buffer;
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
+
+/** Opens a safetensors checkpoint as a key -> tensor map (other formats: a later issue). */
+export function readCheckpoint(path: string): { tensors: Map<string, CheckpointTensor>; close(): void } {
+  if (!/\.safetensors$/i.test(path)) {
+    throw new VitError('VIT_E_UNSUPPORTED', `${path}: only .safetensors checkpoints are supported yet (.pth / .npz: planned)`);
+  }
+  const f = openSafetensors(path);
+  const tensors = new Map<string, CheckpointTensor>();
+  for (const e of f.entries.values()) tensors.set(e.name, { shape: e.shape, dtype: e.dtype, read: () => f.read(e.name) });
+  return { tensors, close: () => f.close() };
+}
+
+/** timm filter: unwrap prefixes, rename DeiT-III gammas, drop representation layers where the model has none. */
+export function filterKeys(raw: Map<string, CheckpointTensor>, model: VisionTransformer, report: LoadReport) {
+  const out = new Map<string, CheckpointTensor>();
+  const hasLayerScale = model.cfg.initValues !== null;
+  for (let [key, t] of raw) {
+    for (const p of ['module.', 'model.', 'state_dict.']) if (key.startsWith(p)) key = key.slice(p.length);
+    if (hasLayerScale) key = key.replace(/\.gamma_([12])$/, '.ls$1.gamma');
+    if (key.startsWith('pre_logits.') && !model.preLogits) {
+      report.dropped.push(key);
+      continue;
+    }
+    out.set(key, t);
+  }
+  return out;
+}
+
+export function loadCheckpoint(path: string, model: VisionTransformer, store: NativeWeightStore, seed = 0): LoadReport {
+  const ckpt = readCheckpoint(path);
+  try {
+    return loadTensors(ckpt.tensors, model, store, seed);
+  } finally {
+    ckpt.close();
+  }
+}
+
+export function loadTensors(raw: Map<string, CheckpointTensor>, model: VisionTransformer, store: NativeWeightStore, seed = 0): LoadReport {
+  const report: LoadReport = { loaded: 0, adapted: [], reinitialised: [], dropped: [] };
+  const tensors = filterKeys(raw, model, report);
+  const expected = new Map(model.params());
+  const cfg = model.cfg;
+  const problems: string[] = [];
+  const heads = ['head.weight', 'head.bias', 'head_dist.weight', 'head_dist.bias'];
+
+  // Heads: timm drops the classifier when the class count differs (load_pretrained) and initialises it anew.
+  const ckptHead = tensors.get('head.weight');
+  const headMismatch = ckptHead ? !sameShape(ckptHead.shape, expected.get('head.weight') ?? []) : false;
+
+  for (const [key, t] of tensors) {
+    const want = expected.get(key);
+    if (heads.includes(key) && (headMismatch || !want)) {
+      report.dropped.push(key);
+      continue;
+    }
+    if (!want) {
+      problems.push(`unexpected key '${key}' ${fmt(t.shape)}`);
+      continue;
+    }
+    let shape = t.shape;
+    if (key === 'patch_embed.proj.weight' && shape.length < 4) {
+      // Old checkpoints with a linear patch projection [D, C*P*P]: view as conv [D, C, P, P].
+      const P = cfg.patchSize;
+      const n = shape.reduce((a, b) => a * b, 1);
+      shape = [shape[0], n / shape[0] / (P * P), P, P];
+      report.adapted.push(key);
+    }
+    if (key === 'patch_embed.proj.weight' && shape.length === 4 && shape[1] !== cfg.inChans) {
+      const a = adaptInputConv(cfg.inChans, toFloat32(t.read(), t.dtype), shape);
+      report.adapted.push(key);
+      if (!sameShape(a.shape, want)) problems.push(`'${key}': checkpoint ${fmt(t.shape)} cannot become ${fmt(want)}`);
+      else store.set(key, a.shape, a.data);
+      continue;
+    }
+    if (key === 'pos_embed' && !sameShape(shape, want)) {
+      const data = resamplePos(toFloat32(t.read(), t.dtype), shape, want, model);
+      if (!data) problems.push(`'pos_embed': checkpoint ${fmt(shape)} cannot be resampled to ${fmt(want)}`);
+      else {
+        store.set(key, want, data);
+        report.adapted.push(key);
+      }
+      continue;
+    }
+    if (!sameShape(shape, want)) {
+      problems.push(`'${key}': checkpoint has ${fmt(t.shape)}, model expects ${fmt(want)}`);
+      continue;
+    }
+    store.set(key, shape, t.read(), t.dtype);
+    report.loaded++;
+  }
+  for (const [key, shape] of expected) {
+    if (store.has(key)) continue;
+    if (heads.includes(key) && (headMismatch || !tensors.has(key)) && ckptHead) {
+      store.set(key, shape, initParam(key, shape, hashKey(key, seed), null));
+      report.reinitialised.push(key);
+      continue;
+    }
+    problems.push(`missing key '${key}' ${fmt(shape)}`);
+  }
+  if (problems.length) {
+    throw new VitError('VIT_E_CHECKPOINT', `checkpoint does not fit the model (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n  ${problems.join('\n  ')}`);
+  }
+  return report;
+}
+
+/** pos_embed resampling on load: seed = bilinear, one prefix token; modern = bicubic + antialias. */
+function resamplePos(data: Float32Array, from: number[], to: readonly number[], model: VisionTransformer): Float32Array | null {
+  if (from.length !== 3 || to.length !== 3 || from[2] !== to[2]) return null;
+  const legacy = model.cfg.era === 'legacy';
+  const prefix = legacy ? 1 : model.cfg.noEmbedClass ? 0 : model.numPrefixTokens;
+  if (legacy && model.numPrefixTokens !== 1) return null; // the seed's resize_pos_embed cannot handle dist tokens
+  const old = Math.floor(Math.sqrt(from[1] - prefix));
+  if (old * old !== from[1] - prefix) return null;
+  const grid = model.patchEmbed.gridSize;
+  if (prefix + grid[0] * grid[1] !== to[1]) return null;
+  return resamplePosEmbed(data, from[2], prefix, [old, old], grid, legacy ? 'bilinear' : 'bicubic_aa');
+}
