@@ -1,0 +1,299 @@
+// Attention on the packed qkv[B, T, 3D] (q | k | v, head-major) -> out[B, T, D].
+// float16 / bfloat16 on sm_80+ with head_dim in {32, 64, 96, 128}: one fused flash-style kernel
+// (tensor-core mma.sync m16n8k16, float32 scores and online softmax in registers, P rounded to the model
+// dtype for P.V as in FlashAttention). Otherwise (float32, TF32, other head dims, older GPUs): cuBLAS batched
+// GEMMs over pointer arrays into float32 scores, a float32 row softmax, and a second batched GEMM; the batch
+// is processed in chunks so the T x T scores fit the scratch budget.
+// Scale: scores * scale (scale_q only changes where the rounding happens; both orders are within tolerance).
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <type_traits>
+#include <vector>
+
+#include "cuda/common.cuh"
+#include "cuda/gemm.cuh"
+#include "cuda/ops.cuh"
+
+namespace vit::cuda {
+
+namespace {
+
+constexpr size_t kAttnScratchBudget = size_t(256) << 20;
+
+template <typename T>
+__device__ __forceinline__ uint32_t pack2(float a, float b);
+template <>
+__device__ __forceinline__ uint32_t pack2<__half>(float a, float b) {
+  __half2 h = __floats2half2_rn(a, b);
+  return *reinterpret_cast<uint32_t*>(&h);
+}
+template <>
+__device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float a, float b) {
+  __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
+  return *reinterpret_cast<uint32_t*>(&h);
+}
+
+template <typename T>
+__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  if constexpr (std::is_same<T, __half>::value) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  } else {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+#endif
+}
+
+// One block = 64 query rows of one (batch, head), 4 warps x 16 rows; keys in tiles of 64 through shared
+// memory (K row-major, V transposed so P.V's B fragments are 32-bit loads). Fragment layouts: PTX ISA
+// "mma.m16n8k16" (g = lane / 4, t = lane % 4): A rows g / g+8, cols 2t(+1) / 2t+8(+1); B rows (k) 2t(+1) /
+// 2t+8(+1), col g; C rows g / g+8, cols 2t, 2t+1. The S accumulators of two adjacent n-tiles are exactly the
+// A fragment of P for one k-step of P.V.
+template <typename T, int HD>
+__global__ void __launch_bounds__(128) flash_attention_kernel(const T* __restrict__ qkv, T* __restrict__ out, int t_len,
+                                                              int d, int heads, float scale_log2) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  constexpr int BQ = 64, BK = 64, KP = HD + 8, VP = BK + 8, NV = HD / 8;
+  __shared__ __align__(16) T ks[BK * KP];
+  __shared__ __align__(16) T vt[HD * VP];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, t4 = lane & 3;
+  const int bh = blockIdx.y, b = bh / heads, h = bh % heads;
+  const int64_t ld = 3LL * d;
+  const T* base = qkv + (int64_t)b * t_len * ld;
+  const T* qb = base + h * HD;
+  const T* kb = base + d + h * HD;
+  const T* vb = base + 2 * d + h * HD;
+  const int r0 = blockIdx.x * BQ + warp * 16 + g, r1 = r0 + 8;
+
+  uint32_t qf[HD / 16][4];
+#pragma unroll
+  for (int kk = 0; kk < HD / 16; ++kk) {
+    const int c = kk * 16 + 2 * t4;
+    qf[kk][0] = r0 < t_len ? *reinterpret_cast<const uint32_t*>(qb + r0 * ld + c) : 0u;
+    qf[kk][1] = r1 < t_len ? *reinterpret_cast<const uint32_t*>(qb + r1 * ld + c) : 0u;
+    qf[kk][2] = r0 < t_len ? *reinterpret_cast<const uint32_t*>(qb + r0 * ld + c + 8) : 0u;
+    qf[kk][3] = r1 < t_len ? *reinterpret_cast<const uint32_t*>(qb + r1 * ld + c + 8) : 0u;
+  }
+  float o[NV][4];
+#pragma unroll
+  for (int i = 0; i < NV; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
+  float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;
+
+  for (int k0 = 0; k0 < t_len; k0 += BK) {
+    __syncthreads();  // the previous tile is consumed
+    for (int i = threadIdx.x; i < BK * NV; i += 128) {  // K: row-major, 8 elements per 16-byte load
+      const int r = i / NV, c = (i % NV) * 8;
+      uint4 v = make_uint4(0, 0, 0, 0);
+      if (k0 + r < t_len) v = *reinterpret_cast<const uint4*>(kb + (int64_t)(k0 + r) * ld + c);
+      *reinterpret_cast<uint4*>(&ks[r * KP + c]) = v;
+    }
+    for (int i = threadIdx.x; i < BK * NV; i += 128) {  // V: transposed into vt[dim][key]
+      const int r = i % BK, c = (i / BK) * 8;
+      uint4 v = make_uint4(0, 0, 0, 0);
+      if (k0 + r < t_len) v = *reinterpret_cast<const uint4*>(vb + (int64_t)(k0 + r) * ld + c);
+      const T* e = reinterpret_cast<const T*>(&v);
+#pragma unroll
+      for (int j = 0; j < 8; ++j) vt[(c + j) * VP + r] = e[j];
+    }
+    __syncthreads();
+
+    float s[BK / 8][4];
+#pragma unroll
+    for (int nt = 0; nt < BK / 8; ++nt) {
+      s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+#pragma unroll
+      for (int kk = 0; kk < HD / 16; ++kk) {
+        const T* kp = &ks[(nt * 8 + g) * KP + kk * 16 + 2 * t4];
+        mma16816<T>(s[nt], qf[kk], *reinterpret_cast<const uint32_t*>(kp), *reinterpret_cast<const uint32_t*>(kp + 8));
+      }
+    }
+    float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+    for (int nt = 0; nt < BK / 8; ++nt) {
+      const int c = k0 + nt * 8 + 2 * t4;
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const bool ok = c + (e & 1) < t_len;
+        s[nt][e] = ok ? s[nt][e] * scale_log2 : -INFINITY;
+      }
+      mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
+      mx1 = fmaxf(mx1, fmaxf(s[nt][2], s[nt][3]));
+    }
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+    const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
+    const float a0 = exp2f(m0 - mn0), a1 = exp2f(m1 - mn1);
+    m0 = mn0;
+    m1 = mn1;
+    float rs0 = 0.f, rs1 = 0.f;
+#pragma unroll
+    for (int nt = 0; nt < BK / 8; ++nt) {
+      s[nt][0] = exp2f(s[nt][0] - m0);
+      s[nt][1] = exp2f(s[nt][1] - m0);
+      s[nt][2] = exp2f(s[nt][2] - m1);
+      s[nt][3] = exp2f(s[nt][3] - m1);
+      rs0 += s[nt][0] + s[nt][1];
+      rs1 += s[nt][2] + s[nt][3];
+    }
+    l0 = l0 * a0 + rs0;
+    l1 = l1 * a1 + rs1;
+#pragma unroll
+    for (int i = 0; i < NV; ++i) {
+      o[i][0] *= a0;
+      o[i][1] *= a0;
+      o[i][2] *= a1;
+      o[i][3] *= a1;
+    }
+#pragma unroll
+    for (int j = 0; j < BK / 16; ++j) {
+      const uint32_t pa[4] = {pack2<T>(s[2 * j][0], s[2 * j][1]), pack2<T>(s[2 * j][2], s[2 * j][3]),
+                              pack2<T>(s[2 * j + 1][0], s[2 * j + 1][1]), pack2<T>(s[2 * j + 1][2], s[2 * j + 1][3])};
+#pragma unroll
+      for (int nd = 0; nd < NV; ++nd) {
+        const T* vp = &vt[(nd * 8 + g) * VP + j * 16 + 2 * t4];
+        mma16816<T>(o[nd], pa, *reinterpret_cast<const uint32_t*>(vp), *reinterpret_cast<const uint32_t*>(vp + 8));
+      }
+    }
+  }
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+  const float inv0 = 1.f / l0, inv1 = 1.f / l1;
+  T* ob = out + (int64_t)b * t_len * d + h * HD;
+#pragma unroll
+  for (int nd = 0; nd < NV; ++nd) {
+    const int c = nd * 8 + 2 * t4;
+    if (r0 < t_len) *reinterpret_cast<uint32_t*>(ob + (int64_t)r0 * d + c) = pack2<T>(o[nd][0] * inv0, o[nd][1] * inv0);
+    if (r1 < t_len) *reinterpret_cast<uint32_t*>(ob + (int64_t)r1 * d + c) = pack2<T>(o[nd][2] * inv1, o[nd][3] * inv1);
+  }
+#endif
+}
+
+template <typename T>
+void flash_attention_cuda(const T* qkv, T* out, int b, int t_len, int d, int heads, float scale, cudaStream_t s) {
+  const int hd = d / heads;
+  const dim3 grid((t_len + 63) / 64, b * heads);
+  const float sl2 = scale * 1.4426950408889634f;
+  switch (hd) {
+    case 32: flash_attention_kernel<T, 32><<<grid, 128, 0, s>>>(qkv, out, t_len, d, heads, sl2); break;
+    case 64: flash_attention_kernel<T, 64><<<grid, 128, 0, s>>>(qkv, out, t_len, d, heads, sl2); break;
+    case 96: flash_attention_kernel<T, 96><<<grid, 128, 0, s>>>(qkv, out, t_len, d, heads, sl2); break;
+    case 128: flash_attention_kernel<T, 128><<<grid, 128, 0, s>>>(qkv, out, t_len, d, heads, sl2); break;
+    default: fail(ErrorCode::Internal, "flash attention: unsupported head_dim " + std::to_string(hd));
+  }
+  VIT_CUDA_LAUNCH_CHECK();
+}
+
+bool use_flash(const OpEnv& env, int hd) {
+  return env.dtype != DType::F32 && env.ctx->sm >= 80 && (hd == 32 || hd == 64 || hd == 96 || hd == 128);
+}
+
+struct Dims {
+  int64_t b, t, d, heads, hd;
+};
+
+Dims attention_dims(const OpEnv& env, const Node& n) {
+  const auto& xs = env.shape(n.inputs[0]);
+  VIT_CHECK(xs.size() == 3 && xs[2] % 3 == 0, Shape, node_label(n) + ": expects qkv[B, T, 3D]");
+  Dims dm{xs[0], xs[1], xs[2] / 3, n.iattr("heads", 1), 0};
+  VIT_CHECK(dm.heads > 0 && dm.d % dm.heads == 0, Shape, node_label(n) + ": D not divisible by heads");
+  dm.hd = dm.d / dm.heads;
+  return dm;
+}
+
+// Batch items per chunk of the unfused path, and the scratch bytes per item (f32 scores [+ 16-bit P]).
+int64_t per_item_bytes(const OpEnv& env, const Dims& dm) {
+  const int64_t scores = dm.heads * dm.t * dm.t;
+  return scores * 4 + (env.dtype == DType::F32 ? 0 : scores * 2 + 256);
+}
+int64_t chunk_items(const OpEnv& env, const Dims& dm) {
+  return std::max<int64_t>(1, std::min<int64_t>(dm.b, static_cast<int64_t>(kAttnScratchBudget) / per_item_bytes(env, dm)));
+}
+
+}  // namespace
+
+size_t attention_scratch_bytes(const OpEnv& env, const Node& n) {
+  const Dims dm = attention_dims(env, n);
+  if (use_flash(env, static_cast<int>(dm.hd))) return 0;
+  return static_cast<size_t>(chunk_items(env, dm) * per_item_bytes(env, dm));
+}
+
+StepFn op_attention(OpEnv& env, const Node& n) {
+  const Dims dm = attention_dims(env, n);
+  const float scale = static_cast<float>(n.attr("scale", 1.0 / std::sqrt(static_cast<double>(dm.hd))));
+  const void* qkv = env.tensor(n.inputs[0]);
+  void* out = env.tensor(n.output);
+  const DType dt = env.dtype;
+  VIT_CHECK(numel(env.shape(n.output)) == dm.b * dm.t * dm.d, Shape, node_label(n) + ": output must be [B, T, D]");
+  if (use_flash(env, static_cast<int>(dm.hd))) {
+    const int b = static_cast<int>(dm.b), t = static_cast<int>(dm.t), d = static_cast<int>(dm.d),
+              heads = static_cast<int>(dm.heads);
+    VIT_CHECK(dm.b * dm.heads < 65536, Unsupported, node_label(n) + ": batch * heads must be < 65536");
+    return [=](cudaStream_t s) {
+      if (dt == DType::F16)
+        flash_attention_cuda<__half>(static_cast<const __half*>(qkv), static_cast<__half*>(out), b, t, d, heads, scale, s);
+      else
+        flash_attention_cuda<__nv_bfloat16>(static_cast<const __nv_bfloat16*>(qkv), static_cast<__nv_bfloat16*>(out), b,
+                                            t, d, heads, scale, s);
+    };
+  }
+
+  // Unfused path: pointer arrays for every (batch, head), built once.
+  const int64_t chunk = chunk_items(env, dm);
+  const int64_t nb = dm.b * dm.heads, tt = dm.t * dm.t, es = static_cast<int64_t>(env.esize());
+  char* scratch = static_cast<char*>(env.scratch);
+  const int64_t scores_bytes = chunk * dm.heads * tt * 4;
+  char* p_buf = dt == DType::F32 ? scratch : scratch + (scores_bytes + 255) / 256 * 256;
+  std::vector<const void*> host(static_cast<size_t>(nb * 6));
+  const char* q0 = static_cast<const char*>(qkv);
+  for (int64_t bi = 0; bi < dm.b; ++bi)
+    for (int64_t h = 0; h < dm.heads; ++h) {
+      const int64_t i = bi * dm.heads + h, ci = (bi % chunk) * dm.heads + h;
+      const char* q = q0 + (bi * dm.t * 3 * dm.d + h * dm.hd) * es;
+      host[0 * nb + i] = q + dm.d * es;                                  // K (A of S^T = K Q^T)
+      host[1 * nb + i] = q;                                              // Q
+      host[2 * nb + i] = scratch + ci * tt * 4;                          // S (float32)
+      host[3 * nb + i] = q + 2 * dm.d * es;                              // V
+      host[4 * nb + i] = p_buf + ci * tt * es;                           // P
+      host[5 * nb + i] = static_cast<char*>(out) + (bi * dm.t * dm.d + h * dm.hd) * es;  // O
+    }
+  auto ptrs = std::make_shared<DeviceBuffer>(*env.ctx, host.size() * sizeof(void*), "attention pointers of " + n.name);
+  VIT_CUDA_CHECK_CTX(cudaMemcpy(ptrs->get(), host.data(), host.size() * sizeof(void*), cudaMemcpyHostToDevice),
+                     node_label(n));
+  env.keep->push_back(ptrs);
+  const void* const* pa = static_cast<const void* const*>(ptrs->get());
+  cublasHandle_t blas = env.blas();
+  const bool tf32 = env.tf32;
+  const int t = static_cast<int>(dm.t), hd = static_cast<int>(dm.hd), ld3 = static_cast<int>(3 * dm.d),
+            ldo = static_cast<int>(dm.d);
+  const int64_t B = dm.b, H = dm.heads;
+  const std::string what = node_label(n);
+  return [=](cudaStream_t s) {
+    for (int64_t b0 = 0; b0 < B; b0 += chunk) {
+      const int items = static_cast<int>(std::min(chunk, B - b0));
+      const int batch = static_cast<int>(items * H);
+      const int64_t off = b0 * H;
+      // S^T (keys x queries, col-major) = K Q^T: m = n = T, k = hd.
+      gemm_batched(blas, s, true, false, t, t, hd, scale, pa + 0 * nb + off, ld3, pa + 1 * nb + off, ld3, 0.f,
+                   const_cast<void* const*>(pa + 2 * nb + off), t, batch, dt, DType::F32, tf32, what + " q.k");
+      softmax_rows(scratch, DType::F32, p_buf, dt, static_cast<int64_t>(batch) * t, t, s);
+      // O^T (hd x T) = V^T (hd x T, ld 3D) P^T (T x T, ld T).
+      gemm_batched(blas, s, false, false, hd, t, t, 1.f, pa + 3 * nb + off, ld3, pa + 4 * nb + off, t, 0.f,
+                   const_cast<void* const*>(pa + 5 * nb + off), ldo, batch, dt, dt, tf32, what + " p.v");
+    }
+  };
+}
+
+}  // namespace vit::cuda

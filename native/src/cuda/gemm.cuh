@@ -1,0 +1,47 @@
+// Every cuBLAS / cuBLASLt call lives in gemm.cu: the row-major <-> column-major swap, descriptor setup,
+// algorithm selection (once, at program build) and errors naming the op, shapes and strides.
+#pragma once
+#include <string>
+
+#include "cuda/cublas-loader.h"
+#include "vit/program.h"
+
+namespace vit::cuda {
+
+// Row-major Y[M,N] = X[M,K] . W[N,K]^T (+ bias[N]) (+ R[M,N]), all in `dtype`, float32 accumulation
+// (TF32 tensor cores when tf32 and dtype is float32). cuBLASLt: bias is its BIAS epilogue, R its C matrix
+// with beta = 1, so Linear + bias + residual is one kernel.
+class LinearGemm {
+ public:
+  LinearGemm(cublasLtHandle_t lt, DType dtype, bool tf32, int64_t m, int64_t n, int64_t k, bool bias, bool residual,
+             size_t workspace_bytes, const std::string& what);
+  ~LinearGemm();
+  LinearGemm(const LinearGemm&) = delete;
+  LinearGemm& operator=(const LinearGemm&) = delete;
+  void run(cudaStream_t s, const void* x, const void* w, const void* bias, const void* residual, void* y,
+           void* workspace) const;
+
+ private:
+  void release() noexcept;
+  const CublasApi& api_;
+  cublasLtHandle_t lt_;
+  cublasLtMatmulDesc_t desc_ = nullptr;
+  cublasLtMatrixLayout_t a_ = nullptr, b_ = nullptr, c_ = nullptr;
+  cublasLtMatmulAlgo_t algo_{};
+  size_t ws_ = 0;
+  bool bias_, residual_;
+  std::string what_;
+};
+
+cublasLtHandle_t lt_handle_create();
+void lt_handle_destroy(cublasLtHandle_t h) noexcept;
+cublasHandle_t blas_handle_create(void* workspace, size_t bytes, bool tf32);
+void blas_handle_destroy(cublasHandle_t h) noexcept;
+
+// Batched column-major GEMM over pointer arrays (device memory): C_i = alpha op(A_i) op(B_i) + beta C_i.
+// A and B in `ab`, C in `c` (float32 or the model dtype).
+void gemm_batched(cublasHandle_t h, cudaStream_t s, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                  const void* const* a, int lda, const void* const* b, int ldb, float beta, void* const* c, int ldc,
+                  int batch, DType ab, DType c_type, bool tf32, const std::string& what);
+
+}  // namespace vit::cuda
