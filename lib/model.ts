@@ -56,6 +56,12 @@ export class VitModel {
   stateDict(): [string, number[]][] {
     return this.module.params();
   }
+  /** A copy of one loaded (adapted) weight by its timm state_dict key. */
+  getWeight(key: string): Tensor {
+    const s = this.store();
+    if (!s.has(key)) throw new VitError('VIT_E_ARGUMENT', `model ${this.name} has no weight '${key}'`);
+    return new Tensor(s.get(key), s.shape(key));
+  }
   /** Host bytes held by the weights (float32). */
   get weightBytes(): number {
     return this.store().bytes();
