@@ -1,0 +1,40 @@
+// vitnode describe | list | doctor.
+import { backends } from '../backends.ts';
+import { resolveSource } from '../create-model.ts';
+import { VisionTransformer } from '../models/vision-transformer.ts';
+import { checkSupported, listModels } from '../registry/index.ts';
+import { parse, usage } from './args.ts';
+
+export async function describeCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv, { json: { type: 'boolean', default: false } }, true);
+  if (positionals.length !== 1) usage('describe takes one model name or config.json path');
+  const resolved = resolveSource(positionals[0]);
+  checkSupported(resolved.config);
+  if (resolved.config.backbone) usage(`${resolved.name}: hybrid backbones are not supported yet`);
+  const stateDict = new VisionTransformer(resolved.config).params();
+  if (values.json) {
+    console.log(JSON.stringify({ name: resolved.name, state_dict: stateDict, pretrained_cfg: resolved.pretrainedCfg }));
+    return;
+  }
+  const params = stateDict.reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0);
+  console.log(`${resolved.name}${resolved.tag ? ` (tag ${resolved.tag})` : ''}: ${stateDict.length} tensors, ${params.toLocaleString('en-US')} parameters`);
+  for (const [k, s] of stateDict) console.log(`  ${k.padEnd(40)} [${s.join(', ')}]`);
+  console.log(`pretrained_cfg: ${JSON.stringify(resolved.pretrainedCfg)}`);
+}
+
+export async function listCommand(argv: string[]): Promise<void> {
+  const { positionals } = parse(argv, {}, true);
+  for (const n of listModels(positionals.length ? positionals : '*')) console.log(n);
+}
+
+export async function doctorCommand(argv: string[]): Promise<void> {
+  const { values } = parse(argv, { json: { type: 'boolean', default: false } });
+  const b = backends();
+  if (values.json) {
+    console.log(JSON.stringify(b));
+    return;
+  }
+  console.log(`cpu:  available (${b.cpu.cores} cores, GEMM: ${b.cpu.gemm})`);
+  if (b.cuda.available) console.log(`cuda: available (${b.cuda.deviceCount} device(s): ${b.cuda.devices.join('; ')})`);
+  else console.log(`cuda: unavailable: ${b.cuda.reason}`);
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+// vitnode command line: run | describe | list | bench | doctor. Errors: one line on stderr, exit code 1 (2 for usage).
+import { VitError } from '../errors.ts';
+import { benchCommand } from './bench.ts';
+import { describeCommand, doctorCommand, listCommand } from './info.ts';
+import { runCommand } from './run.ts';
+
+const USAGE = `usage: vitnode <command> [options]
+
+  run       --config <name|config.json> [--checkpoint f.safetensors] --input x.safetensors --output y.safetensors
+            [--outputs logits,features,pre_logits,intermediates] [--device cpu|cuda[:N]]
+            [--dtype float32|float16|bfloat16] [--threads N]
+  describe  <name|config.json> [--json]        state_dict keys/shapes and pretrained cfg
+  list      [pattern]                          registry names (fnmatch pattern, e.g. 'deit_*', 'legacy:*')
+  bench     <name|config.json> [--batch B] [--threads T] [--seconds S] [--checkpoint f] [--device d] [--dtype t] [--json]
+  doctor                                       which backends work here, and why not`;
+
+const commands: Record<string, (argv: string[]) => Promise<void>> = {
+  run: runCommand,
+  describe: describeCommand,
+  list: listCommand,
+  bench: benchCommand,
+  doctor: doctorCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(USAGE);
+    return cmd ? 0 : 2;
+  }
+  const fn = commands[cmd];
+  if (!fn) {
+    console.error(`vitnode: unknown command '${cmd}'\n${USAGE}`);
+    return 2;
+  }
+  try {
+    await fn(rest);
+    return 0;
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    const code = e.code ?? (err instanceof VitError ? err.code : undefined);
+    const usage = code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || code === 'VIT_E_USAGE';
+    console.error(`vitnode ${cmd}: ${code ? `[${code}] ` : ''}${e.message.split('\n').join(' ')}`);
+    return usage ? 2 : 1;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});
