@@ -3,7 +3,7 @@
 import test from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createModel, readSafetensors, Tensor, VitError, writeSafetensors } from '../lib/index.ts';
+import { createModel, readSafetensors, Tensor, VitError, writeSafetensors, type VitErrorCode } from '../lib/index.ts';
 import { assertStillWorks, BASIC, basicCheckpoint, close, PARITY, readIo, tmpDir } from './helpers.ts';
 
 const io = readIo('modern', BASIC.io);
@@ -11,7 +11,7 @@ const input = io.get('input')!;
 const x = () => new Tensor(input.data, input.shape);
 const basic = () => createModel(BASIC.config, { checkpoint: basicCheckpoint });
 
-async function rejects(t: import('ava').ExecutionContext, p: Promise<unknown> | (() => unknown), code: string, msg?: RegExp) {
+async function rejects(t: import('ava').ExecutionContext, p: Promise<unknown> | (() => unknown), code: VitErrorCode, msg?: RegExp) {
   const err = typeof p === 'function' ? t.throws(p as () => unknown) : await t.throwsAsync(p as Promise<unknown>);
   t.true(err instanceof VitError, `a VitError, got ${err?.constructor?.name}: ${err?.message}`);
   t.is((err as VitError).code, code, err?.message);

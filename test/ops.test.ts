@@ -438,9 +438,9 @@ test('malformed graph specs are rejected with typed errors, and a good program s
   t.is(code(make(linear({}, [[2, D], [2, D + 1]]))), 'VIT_E_SHAPE', 'declared output shape is wrong');
   t.is(code(make(linear({}, [[2, D + 1], [2, D]]))), 'VIT_E_SHAPE', 'input does not fit the weight');
   t.is(code(make(linear({}, [[2, 0], [2, D]]))), 'VIT_E_SHAPE', 'zero dimension');
-  t.is(code(make({ ...linear(), nodes: [{ op: 'attention', name: 'a', inputs: [0], output: 1, attrs: { heads: 4, scale: 1 } }], shapes: [[1, 2, 18], [1, 2, 6]] })), 'VIT_E_SHAPE', 'heads do not divide D');
-  t.is(code(make({ ...linear(), nodes: [{ op: 'pool', name: 'p', inputs: [0], output: 1, attrs: { mode: 0, index: 5 } }], shapes: [[1, 3, 6], [1, 6]] })), 'VIT_E_SHAPE', 'pool index past T');
-  t.is(code(make({ ...linear(), nodes: [{ op: 'pos_resample', name: 'r', inputs: [0], output: 1, attrs: { prefix: 1, old_h: 3, old_w: 3, h: 2, w: 2, mode: 1 } }], shapes: [[1, 9, 6], [1, 5, 6]] })), 'VIT_E_SHAPE', 'pos_embed is not prefix + grid');
+  t.is(code(make({ ...linear(), nodes: [{ op: 'attention', name: 'a', inputs: [0], output: 1, weights: {}, attrs: { heads: 4, scale: 1 } }], shapes: [[1, 2, 18], [1, 2, 6]] })), 'VIT_E_SHAPE', 'heads do not divide D');
+  t.is(code(make({ ...linear(), nodes: [{ op: 'pool', name: 'p', inputs: [0], output: 1, weights: {}, attrs: { mode: 0, index: 5 } }], shapes: [[1, 3, 6], [1, 6]] })), 'VIT_E_SHAPE', 'pool index past T');
+  t.is(code(make({ ...linear(), nodes: [{ op: 'pos_resample', name: 'r', inputs: [0], output: 1, weights: {}, attrs: { prefix: 1, old_h: 3, old_w: 3, h: 2, w: 2, mode: 1 } }], shapes: [[1, 9, 6], [1, 5, 6]] })), 'VIT_E_SHAPE', 'pos_embed is not prefix + grid');
   // bad tensor ids
   t.is(code(make(linear({ inputs: [7] }))), 'VIT_E_ARGUMENT', 'input id out of range');
   t.is(code(make(linear({ inputs: [-1] }))), 'VIT_E_ARGUMENT', 'negative input id');

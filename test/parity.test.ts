@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createModel, readSafetensors, Tensor, writeSafetensors } from '../lib/index.ts';
 import { argmax, close, manifest, PARITY, readIo, relErr, tmpDir, writeRawSafetensors, type ParityCase } from './helpers.ts';
 
-const NLC = { indices: [0, -1], norm: true, outputFmt: 'NLC', intermediatesOnly: true } as const;
+const NLC = { indices: [0, -1], norm: true, outputFmt: 'NLC' as const, intermediatesOnly: true };
 
 async function checkCase(t: import('ava').ExecutionContext, era: 'modern' | 'seed', c: ParityCase) {
   const io = readIo(era, c.io);
@@ -63,7 +63,7 @@ async function checkCase(t: import('ava').ExecutionContext, era: 'modern' | 'see
   if (outs.length || inter.length) {
     const r = await model.run(x, { outputs: [...outs, ...(inter.length ? (['intermediates'] as const) : [])] });
     for (const o of outs) close(t, r[o] as Tensor, want(o), `run ${o}`);
-    (r.intermediates ?? []).forEach((g, i) => close(t, g, want(`intermediates.${i}`), `run intermediates.${i}`));
+    ((r.intermediates ?? []) as Tensor[]).forEach((g, i) => close(t, g, want(`intermediates.${i}`), `run intermediates.${i}`));
   }
 }
 
