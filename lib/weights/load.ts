@@ -118,6 +118,8 @@ export function loadTensors(raw: Map<string, CheckpointTensor>, model: VisionTra
   }
   for (const [key, shape] of expected) {
     if (store.has(key)) continue;
+    // Present but unusable (mis-shaped, not resamplable): already reported above.
+    if (tensors.has(key) && !(heads.includes(key) && headMismatch)) continue;
     if (heads.includes(key) && (headMismatch || !tensors.has(key)) && ckptHead) {
       store.set(key, shape, initParam(key, shape, hashKey(key, seed), null));
       report.reinitialised.push(key);
