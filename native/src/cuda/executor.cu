@@ -1,10 +1,15 @@
-// The CUDA executor: one stream per program, activations in one arena planned here (byte offsets, 256-byte
-// aligned, liveness first-fit), weights shared through the device weight cache, pinned host staging. run():
-// host copy into pinned memory, then H2D + dtype conversion, every op, conversion to float32 + D2H, and one
-// stream synchronisation. The first run is eager (it also settles cuBLAS's lazy setup); the second captures
-// the whole forward as a CUDA graph that later runs replay (eager fallback when capture fails;
-// VITNODE_CUDA_GRAPH=0 disables graphs, VITNODE_CUDA_SYNC=1 synchronises after every op to name a failing op).
+// The CUDA executor: one compute stream per program, activations in one arena planned here (byte offsets,
+// 256-byte aligned, liveness first-fit), weights shared through the device weight cache.
+// Inputs go through one of two staging slots (pinned host buffer + float32 device buffer): a run copies its
+// input into a free slot and starts the H2D copy on the copy stream without waiting for the run before it, so
+// with two requests in flight the transfer of one overlaps the other's compute. The compute part (convert
+// the slot into the input tensors, every op, outputs to float32 + D2H into pinned memory) is serialised per
+// executor and ends in the run's one host synchronisation. The first run is eager (it also settles cuBLAS's
+// lazy setup); later runs capture the compute part as a CUDA graph per slot and replay it (eager fallback
+// when capture fails; VITNODE_CUDA_GRAPH=0 disables graphs, VITNODE_CUDA_SYNC=1 synchronises after every op
+// to name a failing op).
 #include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -80,6 +85,15 @@ struct Step {
   StepFn fn;
 };
 
+struct Slot {
+  PinnedBuffer host;     // float32 inputs, packed at in_off_
+  DeviceBuffer dev;      // their device copy
+  cudaEvent_t staged = nullptr;
+  cudaGraphExec_t graph = nullptr;
+  bool busy = false;
+};
+constexpr int kSlots = 2;
+
 class CudaExecutor : public Executor {
  public:
   CudaExecutor(const Graph& g, std::shared_ptr<WeightStore> w, const DeviceSpec& dev)
@@ -103,27 +117,40 @@ class CudaExecutor : public Executor {
   }
 
   std::vector<HostTensor> run(const std::vector<const float*>& inputs, int /*threads*/) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    VIT_CUDA_CHECK(cudaSetDevice(dev_.index));
     VIT_CHECK(inputs.size() == g_.inputs.size(), Argument,
               "expected " + std::to_string(g_.inputs.size()) + " input(s), got " + std::to_string(inputs.size()));
+    SlotLease lease(*this);
+    Slot& slot = *lease.slot;
+    VIT_CUDA_CHECK(cudaSetDevice(dev_.index));
+    // Stage: host copy into the slot's pinned buffer, H2D on the copy stream (overlaps another run's compute).
     for (size_t i = 0; i < inputs.size(); ++i) {
       const int64_t n = numel(g_.shapes[g_.inputs[i]]);
-      if (n) std::memcpy(in_host_.get() + in_off_[i], inputs[i], n * sizeof(float));
+      if (n) std::memcpy(slot.host.get() + in_off_[i], inputs[i], n * sizeof(float));
     }
+    if (in_floats_) {
+      VIT_CUDA_CHECK_CTX(cudaMemcpyAsync(slot.dev.get(), slot.host.get(), in_floats_ * sizeof(float),
+                                         cudaMemcpyHostToDevice, copy_stream_),
+                         "copying the inputs to the device");
+      VIT_CUDA_CHECK(cudaEventRecord(slot.staged, copy_stream_));
+    }
+    // Compute, serialised per executor.
+    std::lock_guard<std::mutex> lock(mu_);
+    VIT_CUDA_CHECK(cudaSetDevice(dev_.index));
     try {
-      if (graph_exec_) {
-        VIT_CUDA_CHECK_CTX(cudaGraphLaunch(graph_exec_, stream_), "replaying the forward's CUDA graph");
-      } else if (runs_ > 0 && use_graph_ && capture()) {
-        VIT_CUDA_CHECK_CTX(cudaGraphLaunch(graph_exec_, stream_), "launching the forward's CUDA graph");
+      if (in_floats_) VIT_CUDA_CHECK(cudaStreamWaitEvent(stream_, slot.staged, 0));
+      if (slot.graph) {
+        VIT_CUDA_CHECK_CTX(cudaGraphLaunch(slot.graph, stream_), "replaying the forward's CUDA graph");
+      } else if (runs_ > 0 && use_graph_ && capture(slot)) {
+        VIT_CUDA_CHECK_CTX(cudaGraphLaunch(slot.graph, stream_), "launching the forward's CUDA graph");
       } else {
-        enqueue(stream_, sync_each_);
+        enqueue(slot, stream_, sync_each_);
       }
       VIT_CUDA_CHECK_CTX(cudaStreamSynchronize(stream_),
                          "running the forward on cuda:" + std::to_string(dev_.index) +
                              " (asynchronous error; VITNODE_CUDA_SYNC=1 names the op)");
     } catch (...) {
       (void)cudaStreamSynchronize(stream_);  // nothing may still write the pinned buffers
+      (void)cudaStreamSynchronize(copy_stream_);
       (void)cudaGetLastError();
       throw;
     }
@@ -141,6 +168,32 @@ class CudaExecutor : public Executor {
   }
 
  private:
+  struct SlotLease {
+    CudaExecutor& ex;
+    Slot* slot = nullptr;
+    explicit SlotLease(CudaExecutor& e) : ex(e) {
+      std::unique_lock<std::mutex> lock(ex.slot_mu_);
+      ex.slot_cv_.wait(lock, [&] {
+        for (auto& s : ex.slots_)
+          if (!s.busy) return true;
+        return false;
+      });
+      for (auto& s : ex.slots_)
+        if (!s.busy) {
+          slot = &s;
+          break;
+        }
+      slot->busy = true;
+    }
+    ~SlotLease() {
+      {
+        std::lock_guard<std::mutex> lock(ex.slot_mu_);
+        slot->busy = false;
+      }
+      ex.slot_cv_.notify_one();
+    }
+  };
+
   void build(const std::string& where) {
     const DType dt = dev_.dtype;
     const size_t es = dtype_size(dt);
@@ -232,12 +285,15 @@ class CudaExecutor : public Executor {
       out_off_.push_back(out_floats);
       out_floats += align_up(numel(g_.shapes[o.second]) * 4) / 4;
     }
-    in_host_.alloc(in_floats, "inputs");
-    out_host_.alloc(out_floats, "outputs");
-    if (dt != DType::F32) {
-      if (in_floats) in_dev_ = DeviceBuffer(*ctx_, in_floats * 4, "float32 inputs on " + where);
-      if (out_floats) out_dev_ = DeviceBuffer(*ctx_, out_floats * 4, "float32 outputs on " + where);
+    in_floats_ = in_floats;
+    VIT_CUDA_CHECK_CTX(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking), "creating a copy stream on " + where);
+    for (auto& slot : slots_) {
+      slot.host.alloc(in_floats, "inputs");
+      if (in_floats) slot.dev = DeviceBuffer(*ctx_, in_floats * 4, "float32 inputs on " + where);
+      VIT_CUDA_CHECK(cudaEventCreateWithFlags(&slot.staged, cudaEventDisableTiming));
     }
+    out_host_.alloc(out_floats, "outputs");
+    if (dt != DType::F32 && out_floats) out_dev_ = DeviceBuffer(*ctx_, out_floats * 4, "float32 outputs on " + where);
 
     for (const auto& n : g_.nodes) {
       Step s{&n, node_label(n), nullptr};
@@ -272,16 +328,19 @@ class CudaExecutor : public Executor {
     sync_each_ = env_flag("VITNODE_CUDA_SYNC", false);
   }
 
-  void enqueue(cudaStream_t s, bool sync_each) {
+  // The compute part of a run: slot -> input tensors, every op, outputs -> pinned host memory.
+  void enqueue(Slot& slot, cudaStream_t s, bool sync_each) {
     const DType dt = dev_.dtype;
     for (size_t i = 0; i < g_.inputs.size(); ++i) {
       const int id = g_.inputs[i];
       const int64_t n = numel(g_.shapes[id]);
       if (!n) continue;
-      float* dst = dt == DType::F32 ? static_cast<float*>(tensor_(id)) : static_cast<float*>(in_dev_.get()) + in_off_[i];
-      VIT_CUDA_CHECK_CTX(cudaMemcpyAsync(dst, in_host_.get() + in_off_[i], n * sizeof(float), cudaMemcpyHostToDevice, s),
-                         "copying input " + std::to_string(i) + " to the device");
-      if (dt != DType::F32) convert_from_f32(dst, tensor_(id), n, dt, s);
+      const float* src = static_cast<const float*>(slot.dev.get()) + in_off_[i];
+      if (dt == DType::F32)
+        VIT_CUDA_CHECK_CTX(cudaMemcpyAsync(tensor_(id), src, n * sizeof(float), cudaMemcpyDeviceToDevice, s),
+                           "placing input " + std::to_string(i));
+      else
+        convert_from_f32(src, tensor_(id), n, dt, s);
     }
     for (auto& st : steps_) {
       try {
@@ -310,7 +369,7 @@ class CudaExecutor : public Executor {
   }
 
   // Captures enqueue() as a CUDA graph; false (and eager from then on) when anything refuses capture.
-  bool capture() {
+  bool capture(Slot& slot) {
     cudaGraph_t graph = nullptr;
     if (cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
       (void)cudaGetLastError();
@@ -319,7 +378,7 @@ class CudaExecutor : public Executor {
     }
     bool ok = true;
     try {
-      enqueue(stream_, false);
+      enqueue(slot, stream_, false);
     } catch (...) {
       ok = false;
     }
@@ -330,10 +389,10 @@ class CudaExecutor : public Executor {
       use_graph_ = false;
       return false;
     }
-    const cudaError_t ie = cudaGraphInstantiate(&graph_exec_, graph, 0);
+    const cudaError_t ie = cudaGraphInstantiate(&slot.graph, graph, 0);
     (void)cudaGraphDestroy(graph);
     if (ie != cudaSuccess) {
-      graph_exec_ = nullptr;
+      slot.graph = nullptr;
       (void)cudaGetLastError();
       use_graph_ = false;
       return false;
@@ -345,8 +404,14 @@ class CudaExecutor : public Executor {
     if (!stream_) return;
     (void)cudaSetDevice(dev_.index);
     (void)cudaStreamSynchronize(stream_);
-    if (graph_exec_) (void)cudaGraphExecDestroy(graph_exec_);
-    graph_exec_ = nullptr;
+    if (copy_stream_) (void)cudaStreamSynchronize(copy_stream_);
+    for (auto& slot : slots_) {
+      if (slot.graph) (void)cudaGraphExecDestroy(slot.graph);
+      slot.graph = nullptr;
+      if (slot.staged) (void)cudaEventDestroy(slot.staged);
+      slot.staged = nullptr;
+      slot.dev = DeviceBuffer();
+    }
     steps_.clear();  // GEMM descriptors before the handle
     keep_.clear();
     if (blas_) blas_handle_destroy(blas_);
@@ -355,8 +420,9 @@ class CudaExecutor : public Executor {
     lt_ = nullptr;
     arena_ = DeviceBuffer();
     workspace_ = DeviceBuffer();
-    in_dev_ = DeviceBuffer();
     out_dev_ = DeviceBuffer();
+    if (copy_stream_) (void)cudaStreamDestroy(copy_stream_);
+    copy_stream_ = nullptr;
     (void)cudaStreamDestroy(stream_);
     stream_ = nullptr;
     (void)cudaGetLastError();
@@ -370,8 +436,13 @@ class CudaExecutor : public Executor {
   cudaStream_t stream_ = nullptr;
   cublasLtHandle_t lt_ = nullptr;
   cublasHandle_t blas_ = nullptr;
-  DeviceBuffer arena_, workspace_, in_dev_, out_dev_;
-  PinnedBuffer in_host_, out_host_;
+  cudaStream_t copy_stream_ = nullptr;
+  DeviceBuffer arena_, workspace_, out_dev_;
+  Slot slots_[kSlots];
+  std::mutex slot_mu_;
+  std::condition_variable slot_cv_;
+  size_t in_floats_ = 0;
+  PinnedBuffer out_host_;
   std::vector<size_t> in_off_, out_off_;
   std::vector<int64_t> offset_;
   std::vector<bool> released_;
@@ -379,7 +450,6 @@ class CudaExecutor : public Executor {
   std::function<void*(int)> tensor_;
   std::vector<std::shared_ptr<void>> keep_;
   std::vector<Step> steps_;
-  cudaGraphExec_t graph_exec_ = nullptr;
   bool use_graph_ = true, sync_each_ = false;
   int64_t runs_ = 0;
   std::mutex mu_;
