@@ -1,0 +1,29 @@
+// Types for checks.mjs (plain JS so that a GPU machine without tsx can run it).
+export interface DtypeSpec {
+  name: 'float32' | 'tf32' | 'float16' | 'bfloat16';
+  dtype: 'float32' | 'float16' | 'bfloat16';
+  tf32: boolean;
+  tol: number;
+}
+export const DTYPES: DtypeSpec[];
+export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number;
+export interface OpCase {
+  name: string;
+  build: () => unknown;
+}
+export function opCases(): OpCase[];
+export function runOpCase(
+  binding: unknown,
+  c: OpCase,
+  dtypes?: DtypeSpec[],
+): Promise<{ dtype: string; err: number; tol: number; ok: boolean }[]>;
+export interface ParityCase {
+  name: string;
+  run: (dt: DtypeSpec) => Promise<{ output: string; err: number }[]>;
+}
+export function parityCases(api: unknown, fixtures: string): ParityCase[];
+export function digitsCheck(
+  api: unknown,
+  fixtures: string,
+  dt: DtypeSpec,
+): Promise<{ images: number; sameTop1: number; err: number }>;

@@ -1,0 +1,293 @@
+// CUDA correctness checks, shared by test/cuda.test.ts (ava + tsx, lib/*.ts) and bench/gpu/run-checks.mjs
+// (plain node on a GPU machine, dist/*.js). Plain JS so both can load it; types in checks.d.mts.
+//  - per-op: the same graph on the CPU backend and on CUDA for float32 / TF32 / float16 / bfloat16, odd shapes
+//    (N = 1, 197, 577; widths that are not multiples of 8); each CUDA program runs 3 times (eager, CUDA-graph
+//    capture, replay) and every run is compared.
+//  - parity: the fixtures in test/fixtures/parity (timm's outputs) through createModel on cuda, every dtype;
+//    digits: timm's top-1 on all 60 images for every dtype.
+// Tolerances (test/fixtures/README.md): float32 1e-4 * max(1, max|want|); TF32 / f16 / bf16 2e-2 for model
+// outputs. Per-op 16-bit tolerances are the model ones too (inputs are rounded to the dtype first).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const DTYPES = [
+  { name: 'float32', dtype: 'float32', tf32: false, tol: 1e-4 },
+  { name: 'tf32', dtype: 'float32', tf32: true, tol: 2e-2 },
+  { name: 'float16', dtype: 'float16', tf32: false, tol: 2e-2 },
+  { name: 'bfloat16', dtype: 'bfloat16', tf32: false, tol: 2e-2 },
+];
+
+/** max |got - want| / max(1, max |want|) */
+export function relErr(got, want) {
+  if (got.length !== want.length) return Infinity;
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < want.length; i++) {
+    const e = Math.abs(got[i] - want[i]);
+    if (!(e <= d)) d = Number.isNaN(e) ? Infinity : Math.max(d, e);
+    m = Math.max(m, Math.abs(want[i]));
+  }
+  return d / Math.max(1, m);
+}
+
+function randn(n, seed, scale = 1) {
+  let s = seed >>> 0 || 1;
+  const u = () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 4294967296;
+  };
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (u() + u() + u() + u() - 2) * Math.sqrt(3) * scale;
+  return out;
+}
+
+const numel = (s) => s.reduce((a, b) => a * b, 1);
+
+// A tiny graph builder over explicit shapes.
+class G {
+  constructor() {
+    this.shapes = [];
+    this.inputs = [];
+    this.outputs = [];
+    this.nodes = [];
+    this.weights = new Map();
+    this.feeds = [];
+    this.seed = 1;
+  }
+  input(shape, scale = 1) {
+    const id = this.shapes.push(shape) - 1;
+    this.inputs.push(id);
+    this.feeds.push(randn(numel(shape), 1000 + id * 7919, scale));
+    return id;
+  }
+  weight(key, shape, scale = 1, offset = 0) {
+    const d = randn(numel(shape), this.seed++ * 104729, scale);
+    if (offset) for (let i = 0; i < d.length; i++) d[i] += offset;
+    this.weights.set(key, { shape, data: d });
+    return key;
+  }
+  node(op, inputs, shape, weights = {}, attrs = {}) {
+    const out = this.shapes.push(shape) - 1;
+    this.nodes.push({ op, name: `${op}.${this.nodes.length}`, inputs, output: out, weights, attrs });
+    return out;
+  }
+  output(id, name = 'y') {
+    this.outputs.push([name, id]);
+  }
+  spec() {
+    return { shapes: this.shapes, inputs: this.inputs, outputs: this.outputs, nodes: this.nodes };
+  }
+}
+
+/** Per-op cases: { name, build: () => G }. */
+export function opCases() {
+  const cases = [];
+  const add = (name, build) => cases.push({ name, build });
+  for (const n of [1, 197, 577]) {
+    // Linear: K = 77 (odd), N = 45 (not a multiple of 8) and 96; bias / act / LayerScale gamma / residual.
+    const lin = (tag, k, nout, { bias = true, act = 0, gamma = false, res = false }) =>
+      add(`linear ${tag} [2,${n},${k}]x[${nout},${k}]^T`, () => {
+        const g = new G();
+        const x = g.input([2, n, k]);
+        const w = { weight: g.weight('w', [nout, k], 1 / Math.sqrt(k)) };
+        if (bias) w.bias = g.weight('b', [nout], 0.5);
+        if (gamma) w.gamma = g.weight('g', [nout], 0.5, 0.2);
+        const ins = [x];
+        if (res) ins.push(g.input([2, n, nout]));
+        g.output(g.node('linear', ins, [2, n, nout], w, { act }));
+        return g;
+      });
+    lin('plain', 77, 45, { bias: false });
+    lin('bias', 64, 96, {});
+    lin('bias+gelu', 77, 45, { act: 1 });
+    lin('bias+gelu', 64, 96, { act: 1 });
+    lin('bias+gamma+residual', 77, 45, { gamma: true, res: true });
+    lin('bias+residual', 64, 96, { res: true });
+    lin('tanh+gamma+residual', 64, 96, { act: 2, gamma: true, res: true });
+    lin('gelu+residual (odd)', 77, 45, { act: 1, res: true });
+    // LayerNorm: odd and vector-friendly widths.
+    for (const d of [77, 192, 768, 1000, 1032]) {
+      add(`layer_norm [2,${n},${d}]`, () => {
+        const g = new G();
+        const x = g.input([2, n, d], 2);
+        g.output(g.node('layer_norm', [x], [2, n, d], { weight: g.weight('g', [d], 0.3, 1), bias: g.weight('b', [d], 0.3) }, { eps: 1e-6 }));
+        return g;
+      });
+    }
+    // Attention: fused head dims 32/64/96/128, unfused 80 and 7; both scale orders.
+    for (const [heads, hd, scaleQ] of [[2, 32, 1], [3, 64, 1], [2, 96, 0], [2, 128, 1], [2, 80, 1], [3, 7, 0]]) {
+      const d = heads * hd;
+      add(`attention [2,${n},3*${d}] heads ${heads} (hd ${hd}) scale_q ${scaleQ}`, () => {
+        const g = new G();
+        const x = g.input([2, n, 3 * d], 1);
+        g.output(g.node('attention', [x], [2, n, d], {}, { heads, scale: hd ** -0.5, scale_q: scaleQ }));
+        return g;
+      });
+    }
+    add(`softmax [3,${n}]`, () => {
+      const g = new G();
+      const x = g.input([3, n], 3);
+      g.output(g.node('softmax', [x], [3, n]));
+      return g;
+    });
+    add(`gelu + tanh [2,${n},45]`, () => {
+      const g = new G();
+      const x = g.input([2, n, 45], 2);
+      const a = g.node('gelu', [x], [2, n, 45]);
+      g.output(a, 'gelu');
+      g.output(g.node('tanh', [x], [2, n, 45]), 'tanh');
+      return g;
+    });
+    add(`add broadcast alpha/beta [3,${n},45] + [1,${n},45]`, () => {
+      const g = new G();
+      const a = g.input([3, n, 45]);
+      const b = g.input([1, n, 45]);
+      g.output(g.node('add', [a, b], [3, n, 45], {}, { alpha: 0.5, beta: -2 }), 'bcast');
+      const c = g.input([3, n, 45]);
+      g.output(g.node('add', [a, c], [3, n, 45]), 'plain');
+      return g;
+    });
+    for (const mode of [0, 1, 2, 3]) {
+      add(`pool mode ${mode} [2,${n + 1},45]`, () => {
+        const g = new G();
+        const x = g.input([2, n + 1, 45]);
+        g.output(g.node('pool', [x], [2, 45], {}, { mode, start: 1, index: 0 }));
+        return g;
+      });
+    }
+    add(`concat_prefix (weights) + slice_tokens [2,${n},45]`, () => {
+      const g = new G();
+      const x = g.input([2, n, 45]);
+      const cls = g.node('weight', [], [1, 1, 45], { weight: g.weight('cls', [1, 1, 45]) });
+      const reg = g.node('weight', [], [1, 3, 45], { weight: g.weight('reg', [1, 3, 45]) });
+      const c = g.node('concat_prefix', [x, cls, reg], [2, n + 4, 45]);
+      g.output(c, 'concat');
+      g.output(g.node('slice_tokens', [c], [2, 2, 45], {}, { start: 1, count: 2 }), 'slice');
+      return g;
+    });
+  }
+  add('tokens_to_nchw [2,35,45] -> [2,45,5,7]', () => {
+    const g = new G();
+    const x = g.input([2, 35, 45]);
+    g.output(g.node('tokens_to_nchw', [x], [2, 45, 5, 7], {}, { h: 5, w: 7 }));
+    return g;
+  });
+  for (const [h, w, p, d, pad] of [[32, 32, 16, 77, 0], [37, 45, 8, 50, 1], [224, 224, 16, 96, 0]]) {
+    add(`patch_embed [2,3,${h},${w}] p${p} -> D ${d}`, () => {
+      const g = new G();
+      const x = g.input([2, 3, h, w]);
+      const gh = Math.ceil(h / p), gw = Math.ceil(w / p);
+      g.output(g.node('patch_embed', [x], [2, gh * gw, d], { weight: g.weight('w', [d, 3, p, p], 0.05), bias: g.weight('b', [d], 0.5) }, { patch: p, pad }));
+      return g;
+    });
+  }
+  for (const mode of [0, 1, 2]) {
+    for (const [oh, ow, h, w] of [[7, 7, 12, 10], [14, 14, 4, 5], [6, 9, 6, 9]]) {
+      add(`pos_resample mode ${mode} ${oh}x${ow} -> ${h}x${w}`, () => {
+        const g = new G();
+        const x = g.input([1, 1 + oh * ow, 24]);
+        g.output(g.node('pos_resample', [x], [1, 1 + h * w, 24], {}, { prefix: 1, old_h: oh, old_w: ow, h, w, mode }));
+        return g;
+      });
+    }
+  }
+  return cases;
+}
+
+/** Runs one per-op case on CPU and on CUDA in every dtype. Returns [{ dtype, err, tol, ok, runs }]. */
+export async function runOpCase(binding, c, dtypes = DTYPES) {
+  const g = c.build();
+  const store = new binding.WeightStore();
+  try {
+    for (const [k, w] of g.weights) store.set(k, w.shape, w.data);
+    const cpu = new binding.Program(g.spec(), store, { device: 'cpu' });
+    const want = await cpu.run(g.feeds, 2);
+    cpu.dispose();
+    const results = [];
+    for (const dt of dtypes) {
+      const prog = new binding.Program(g.spec(), store, { device: 'cuda', index: 0, dtype: dt.dtype, tf32: dt.tf32 });
+      try {
+        let err = 0;
+        for (let r = 0; r < 3; r++) {
+          const got = await prog.run(g.feeds, 1);
+          for (let i = 0; i < want.length; i++) err = Math.max(err, relErr(got[i].data, want[i].data));
+        }
+        results.push({ dtype: dt.name, err, tol: dt.tol, ok: err <= dt.tol });
+      } finally {
+        prog.dispose();
+      }
+    }
+    return results;
+  } finally {
+    store.dispose();
+  }
+}
+
+function readSt(readSafetensors, path) {
+  return readSafetensors(path);
+}
+
+/** Parity cases on cuda: [{ name, run: async (dtype) => [{ output, err }] }]. */
+export function parityCases(api, fixtures) {
+  const { createModel, Tensor, readSafetensors } = api;
+  const out = [];
+  for (const era of ['modern', 'seed']) {
+    const dir = join(fixtures, 'parity', era);
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    for (const c of manifest) {
+      if (c.config.model_args.backbone || !c.weights.endsWith('.safetensors')) continue;
+      out.push({
+        name: `${era}/${c.name}`,
+        run: async (dt) => {
+          const io = readSt(readSafetensors, join(dir, c.io));
+          const m = await createModel(c.config, { checkpoint: join(dir, c.weights), device: 'cuda', dtype: dt.dtype, tf32: dt.tf32 });
+          try {
+            const xi = io.get('input');
+            const x = new Tensor(xi.data, xi.shape);
+            const res = [];
+            const legacy = c.config.architecture.startsWith('legacy:');
+            if (c.outputs.includes('logits')) {
+              for (let r = 0; r < 3; r++) res.push({ output: `logits (run ${r + 1})`, err: relErr((await m.forward(x)).data, io.get('logits').data) });
+            }
+            if (c.outputs.includes('features') && !legacy) res.push({ output: 'features', err: relErr((await m.forwardFeatures(x)).data, io.get('features').data) });
+            if (c.outputs.includes('pre_logits') && legacy) res.push({ output: 'pre_logits', err: relErr((await m.forwardFeatures(x)).data, io.get('pre_logits').data) });
+            return res;
+          } finally {
+            m.dispose();
+          }
+        },
+      });
+    }
+  }
+  return out;
+}
+
+function argmax(a, off, n) {
+  let best = off;
+  for (let i = off; i < off + n; i++) if (a[i] > a[best]) best = i;
+  return best - off;
+}
+
+/** Digits: timm's top-1 on every image, and the logits error. */
+export async function digitsCheck(api, fixtures, dt) {
+  const { createModel, Tensor, readSafetensors } = api;
+  const dir = join(fixtures, 'digits');
+  const io = readSafetensors(join(dir, 'input.safetensors'));
+  const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  const m = await createModel(cfg, { checkpoint: join(dir, 'model.safetensors'), device: 'cuda', dtype: dt.dtype, tf32: dt.tf32 });
+  try {
+    const xi = io.get('input');
+    const want = io.get('logits');
+    const y = await m.forward(new Tensor(xi.data, xi.shape));
+    const k = want.shape[1];
+    let same = 0;
+    for (let b = 0; b < want.shape[0]; b++) if (argmax(y.data, b * k, k) === argmax(want.data, b * k, k)) same++;
+    return { images: want.shape[0], sameTop1: same, err: relErr(y.data, want.data) };
+  } finally {
+    m.dispose();
+  }
+}
