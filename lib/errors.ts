@@ -10,6 +10,7 @@ export type VitErrorCode =
   | 'VIT_E_CUDA'
   | 'VIT_E_OOM'
   | 'VIT_E_IO'
+  | 'VIT_E_IMAGE'
   | 'VIT_E_INTERNAL';
 
 export class VitError extends Error {

@@ -1,0 +1,134 @@
+// Image decoding with sharp, made to behave like timm's loader (`PIL.Image.open(f).convert('RGB')`):
+// embedded ICC profiles are ignored (PIL ignores them), grayscale is replicated to RGB, alpha is dropped (not
+// composited), 16-bit samples keep their high byte, animated formats give their first frame. EXIF orientation is
+// applied by default (PIL / timm do not: pass `autoOrient: false` for timm's exact behaviour).
+// Every failure is an ImageError (code VIT_E_IMAGE) with a machine-readable `reason`.
+import { readFile } from 'node:fs/promises';
+import sharp from 'sharp';
+import { VitError } from '../errors.ts';
+import type { RawImage } from './resample.ts';
+
+/** Raw 8-bit pixels, interleaved, row-major: RGB by default (channels 1 = gray, 2 = gray+alpha, 4 = RGBA). */
+export interface RawPixels {
+  data: Uint8Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+  channels?: 1 | 2 | 3 | 4;
+}
+
+/** A file path, an encoded image (JPEG, PNG, WebP, AVIF, TIFF, GIF, ...) in memory, or raw pixels. */
+export type ImageInput = string | Buffer | Uint8Array | RawPixels;
+
+export type ImageErrorReason = 'not_found' | 'empty' | 'unsupported_format' | 'truncated' | 'corrupt' | 'too_large' | 'invalid_raw' | 'invalid_input';
+
+export class ImageError extends VitError {
+  /** Position of the image in the batch it was part of (-1 when not in a batch). */
+  index: number;
+  constructor(
+    readonly reason: ImageErrorReason,
+    /** The path, or a short description of an in-memory input. */
+    readonly source: string,
+    message: string,
+    options?: { cause?: unknown; index?: number },
+  ) {
+    super('VIT_E_IMAGE', `${source}: ${message}`, options);
+    this.name = 'ImageError';
+    this.index = options?.index ?? -1;
+  }
+}
+
+export interface DecodeOptions {
+  /** Reject images with more pixels than this (decompression bombs). Default: sharp's 268402689 (16383^2). */
+  limitInputPixels?: number;
+  /** Apply the EXIF Orientation tag. Default true. (PIL / timm: false.) */
+  autoOrient?: boolean;
+}
+
+export const DEFAULT_PIXEL_LIMIT = 0x3fff * 0x3fff;
+
+export function describeInput(input: ImageInput): string {
+  if (typeof input === 'string') return input;
+  if (input instanceof Uint8Array) return `<buffer ${input.byteLength} bytes>`;
+  if (input && typeof input === 'object' && 'width' in input) return `<raw ${input.width}x${input.height}>`;
+  return `<${input === null ? 'null' : typeof input}>`;
+}
+
+/** Decodes one input to packed 8-bit RGB (3 channels), PIL convert('RGB') semantics. */
+export async function decodeImage(input: ImageInput, opts: DecodeOptions = {}): Promise<RawImage> {
+  const source = describeInput(input);
+  if (typeof input === 'string') {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(input);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
+      throw new ImageError('not_found', source, `cannot read image: ${why}`, { cause: err });
+    }
+    return decodeEncoded(bytes, source, opts);
+  }
+  if (input instanceof Uint8Array) return decodeEncoded(input, source, opts);
+  if (input && typeof input === 'object' && 'data' in input) return fromRaw(input, source);
+  throw new ImageError('invalid_input', source, 'an image must be a file path, a Buffer / Uint8Array of encoded bytes, or { data, width, height, channels? }');
+}
+
+async function decodeEncoded(bytes: Uint8Array, source: string, opts: DecodeOptions): Promise<RawImage> {
+  if (bytes.byteLength === 0) throw new ImageError('empty', source, 'the image is empty (0 bytes)');
+  const limit = opts.limitInputPixels ?? DEFAULT_PIXEL_LIMIT;
+  try {
+    const img = sharp(bytes, { limitInputPixels: limit, failOn: 'error', ignoreIcc: true, autoOrient: opts.autoOrient ?? true, pages: 1 });
+    const { data, info } = await img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    return toRgb({ data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: info.channels });
+  } catch (err) {
+    throw classify(err, source, limit);
+  }
+}
+
+function classify(err: unknown, source: string, limit: number): ImageError {
+  if (err instanceof ImageError) return err;
+  const msg = (err as Error)?.message ?? String(err);
+  const m = msg.toLowerCase();
+  let reason: ImageErrorReason = 'corrupt';
+  let text = `cannot decode image: ${msg.split('\n')[0]}`;
+  if (m.includes('pixel limit')) {
+    reason = 'too_large';
+    text = `image exceeds the pixel limit of ${limit} (limitInputPixels; a decompression bomb?): ${msg.split('\n')[0]}`;
+  } else if (m.includes('unsupported image format')) {
+    reason = 'unsupported_format';
+    text = 'not an image, or a format sharp cannot decode';
+  } else if (/premature end|truncat|end of (file|data|stream|input)|not enough data|read error|unexpected end|eof/.test(m)) {
+    reason = 'truncated';
+    text = `image data is truncated: ${msg.split('\n')[0]}`;
+  }
+  return new ImageError(reason, source, text, { cause: err });
+}
+
+function fromRaw(raw: RawPixels, source: string): RawImage {
+  const { data, width, height } = raw;
+  const channels = raw.channels ?? 3;
+  if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) throw new ImageError('invalid_raw', source, 'raw pixel data must be a Uint8Array');
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new ImageError('invalid_raw', source, `invalid raw size ${width}x${height}`);
+  if (![1, 2, 3, 4].includes(channels)) throw new ImageError('invalid_raw', source, `raw channels must be 1, 2, 3 or 4, got ${channels}`);
+  if (data.length !== width * height * channels) {
+    throw new ImageError('invalid_raw', source, `raw data has ${data.length} bytes, ${width}x${height}x${channels} needs ${width * height * channels}`);
+  }
+  return toRgb({ data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height, channels });
+}
+
+/** PIL convert('RGB'): L / LA replicate the gray value, RGBA / LA drop alpha (no compositing). */
+export function toRgb(img: RawImage): RawImage {
+  const { data, width, height, channels: C } = img;
+  if (C === 3) return img;
+  const n = width * height;
+  const out = new Uint8Array(n * 3);
+  if (C === 1 || C === 2) {
+    for (let i = 0; i < n; i++) out[i * 3] = out[i * 3 + 1] = out[i * 3 + 2] = data[i * C];
+  } else {
+    for (let i = 0; i < n; i++) {
+      out[i * 3] = data[i * C];
+      out[i * 3 + 1] = data[i * C + 1];
+      out[i * 3 + 2] = data[i * C + 2];
+    }
+  }
+  return { data: out, width, height, channels: 3 };
+}
