@@ -85,6 +85,14 @@ export async function createModel(source: ModelSource, options: CreateModelOptio
   }
   const model = new VitModel(resolved.name, cfg, resolved.pretrainedCfg, store, device, o.threads ?? defaultThreads(), seed) as CreatedModel;
   model.loadReport = report;
+  if (o.featuresOnly) {
+    try {
+      model.setFeaturesOnly(o.outIndices);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
+  }
   return model;
 }
 

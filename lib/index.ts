@@ -8,3 +8,7 @@ export type { VitConfig, PretrainedCfg } from './models/config.ts';
 export { listModels, getPretrainedCfg, resolveModel, resolveConfig } from './registry/index.ts';
 export { readSafetensors, writeSafetensors } from './weights/safetensors.ts';
 export { backends, cudaStatus } from './backends.ts';
+export { preprocess, preprocessSettled, resolveDataConfig, planTransform, decodeImage, transformImage, ImageError } from './preprocess/index.ts';
+export type { DataConfig, ImageInput, RawPixels, ImageErrorReason, PreprocessOptions, Interpolation } from './preprocess/index.ts';
+export type { Prediction, ClassifyOptions, FeaturesOptions, FeaturesResult, FeatureInfo, ImageTaskOptions } from './image-api.ts';
+export { labelsFor, imagenet1kLabels, type ClassLabel } from './labels/index.ts';

@@ -9,6 +9,9 @@ import { VisionTransformer } from './models/vision-transformer.ts';
 import { intermediatesOptionsSchema, parseOptions, type IntermediatesOptions } from './options.ts';
 import { Tensor } from './tensor.ts';
 import { hashKey, initParam } from './weights/init.ts';
+import * as images from './image-api.ts';
+import type { ClassifyOptions, FeatureInfo, FeaturesOptions, FeaturesResult, ImageTaskOptions, Prediction } from './image-api.ts';
+import type { ImageError, ImageInput } from './preprocess/index.ts';
 
 export type OutputName = 'logits' | 'features' | 'pre_logits' | 'intermediates';
 
@@ -21,6 +24,8 @@ export class VitModel {
   private module: VisionTransformer;
   private programs = new Map<string, NativeProgram>();
   private disposed = false;
+  private featureOut: number | number[] = 3;
+  private featureMode = false;
 
   constructor(
     readonly name: string,
@@ -69,6 +74,7 @@ export class VitModel {
 
   /** Logits [B, numClasses] (timm `model(x)`; distilled: mean of both heads). */
   async forward(x: Tensor): Promise<Tensor> {
+    if (this.featureMode) throw new VitError('VIT_E_UNSUPPORTED', `${this.name} was created with featuresOnly: use forwardFeatureMaps(x) or features(images)`);
     return (await this.run(x, { outputs: ['logits'] })).logits as Tensor;
   }
 
@@ -174,6 +180,52 @@ export class VitModel {
     this.clearPrograms();
   }
 
+  /** True when created with `featuresOnly` (timm features_only: block feature maps, no head). */
+  get featuresOnly(): boolean {
+    return this.featureMode;
+  }
+  /** The blocks features() / forwardFeatureMaps() take by default (timm out_indices; default: the last 3). */
+  get featureIndices(): number | number[] {
+    return this.featureOut;
+  }
+  /** timm feature_info for the default feature blocks (featuresOnly) or every block. */
+  get featureInfo(): FeatureInfo[] {
+    return this.featureInfoFor(this.featureMode ? this.featureOut : this.module.cfg.depth);
+  }
+  featureInfoFor(outIndices: number | number[] = this.featureOut): FeatureInfo[] {
+    return this.takeIndices(outIndices).map((i) => ({ index: i, module: `blocks.${i}`, channels: this.embedDim, reduction: this.module.reduction }));
+  }
+  /** @internal createModel({ featuresOnly, outIndices }). */
+  setFeaturesOnly(outIndices: number | number[] = 3): void {
+    this.takeIndices(outIndices);
+    this.featureOut = outIndices;
+    this.featureMode = true;
+  }
+  /** timm features_only forward: NCHW maps of the feature blocks (forward_intermediates, intermediates_only). */
+  async forwardFeatureMaps(x: Tensor): Promise<Tensor[]> {
+    return (await this.forwardIntermediates(x, { indices: this.featureOut, intermediatesOnly: true })) as Tensor[];
+  }
+
+  /** Top-k classes per image (softmax scores): paths, encoded Buffers or raw pixels, preprocessed as timm does. */
+  classify(imgs: ImageInput | readonly ImageInput[], opts?: ClassifyOptions & { errors?: 'throw' }): Promise<Prediction[][]>;
+  classify(imgs: ImageInput | readonly ImageInput[], opts: ClassifyOptions & { errors: 'return' }): Promise<(Prediction[] | ImageError)[]>;
+  classify(imgs: ImageInput | readonly ImageInput[], opts: ClassifyOptions = {}): Promise<(Prediction[] | ImageError)[]> {
+    this.ensureLive();
+    if (this.featureMode) return Promise.reject(new VitError('VIT_E_UNSUPPORTED', `${this.name} was created with featuresOnly (no head)`));
+    return images.classify(this, imgs, opts);
+  }
+  /** Pre-logits embeddings [N, numFeatures] of images. */
+  embed(imgs: ImageInput | readonly ImageInput[], opts: ImageTaskOptions = {}): Promise<Tensor> {
+    this.ensureLive();
+    if (this.featureMode) return Promise.reject(new VitError('VIT_E_UNSUPPORTED', `${this.name} was created with featuresOnly (no head)`));
+    return images.embed(this, imgs, opts);
+  }
+  /** Block feature maps of images with their timm feature_info. */
+  features(imgs: ImageInput | readonly ImageInput[], opts: FeaturesOptions = {}): Promise<FeaturesResult> {
+    this.ensureLive();
+    return images.features(this, imgs, opts);
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.clearPrograms();
@@ -242,7 +294,7 @@ export class VitModel {
     if (s.length !== 4) throw new VitError('VIT_E_SHAPE', `input must be [B, C, H, W], got rank ${s.length} [${s.join(', ')}]`);
     if (s[0] < 1) throw new VitError('VIT_E_SHAPE', 'batch size must be at least 1');
     if (s[1] !== cfg.inChans) throw new VitError('VIT_E_SHAPE', `model expects ${cfg.inChans} input channels, got ${s[1]}`);
-    const p = cfg.patchSize;
+    const p = this.module.reduction;
     if (!cfg.dynamicImgSize) {
       if (s[2] !== cfg.imgSize[0] || s[3] !== cfg.imgSize[1]) {
         throw new VitError('VIT_E_SHAPE', `model expects ${cfg.imgSize[0]}x${cfg.imgSize[1]} images, got ${s[2]}x${s[3]} (create it with imgSize or dynamicImgSize: true)`);

@@ -19,8 +19,11 @@ export const createOptionsSchema = z
     dtype: z.enum(['float32', 'float16', 'bfloat16']).default('float32'),
     tf32: z.boolean().default(false),
     seed: int.optional(),
+    featuresOnly: z.boolean().optional(),
+    outIndices: z.union([int.positive(), z.array(int)]).optional(),
   })
-  .strict();
+  .strict()
+  .refine((o) => o.outIndices === undefined || o.featuresOnly, { message: 'outIndices needs featuresOnly: true', path: ['outIndices'] });
 
 export type CreateModelOptions = z.input<typeof createOptionsSchema>;
 export type ResolvedCreateOptions = z.output<typeof createOptionsSchema>;
