@@ -81,10 +81,18 @@ for (const era of ['modern', 'seed'] as const) {
   }
 }
 
-for (const f of ['vit_basic.pth', 'vit_basic_legacy.pth', 'vit_basic_deit_style.pth', 'vit_basic_module_prefix.pth', 'vit_basic_fp16.pth']) {
-  test.todo(`modern/${f}: PyTorch .pth checkpoints (zip, legacy tar, DeiT {'model'}, module. prefix, fp16) are a later issue`);
+// The same weights as PyTorch checkpoints (zip, legacy non-zip, DeiT {'model': ...} + extra entries,
+// {'state_dict': ...} with 'module.' keys): the safetensors case's outputs at the same tolerance. fp16: test/checkpoints.test.ts.
+for (const [era, name, file] of [
+  ['modern', 'vit_basic', 'vit_basic.pth'],
+  ['modern', 'vit_basic', 'vit_basic_legacy.pth'],
+  ['modern', 'vit_basic', 'vit_basic_deit_style.pth'],
+  ['modern', 'vit_basic', 'vit_basic_module_prefix.pth'],
+  ['seed', 'seed_linear_patch', 'seed_linear_patch_deit_style.pth'],
+] as const) {
+  const c = manifest(era).find((x) => x.name === name)!;
+  test(`${era}/${file}`, (t) => checkCase(t, era, { ...c, weights: file }));
 }
-test.todo("seed/seed_linear_patch_deit_style.pth: DeiT-style {'model': ...} .pth checkpoint is a later issue");
 
 test('hybrid cases are rejected with VIT_E_UNSUPPORTED, not built wrong', async (t) => {
   const hybrids = [...manifest('modern'), ...manifest('seed')].filter((c) => c.config.model_args.backbone);

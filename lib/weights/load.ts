@@ -4,9 +4,10 @@
 import type { NativeWeightStore } from '../binding.ts';
 import { VitError } from '../errors.ts';
 import type { VisionTransformer } from '../models/vision-transformer.ts';
-import { adaptInputConv, resamplePosEmbed } from './adapt.ts';
+import { adaptInputConv, resamplePosEmbed, type ResampleMode } from './adapt.ts';
 import { hashKey, initParam } from './init.ts';
-import { openSafetensors, toFloat32, type StDtype } from './safetensors.ts';
+import { openCheckpoint, type Checkpoint } from './checkpoint.ts';
+import { toFloat32, type StDtype } from './safetensors.ts';
 
 export interface LoadReport {
   loaded: number;
@@ -27,15 +28,9 @@ export interface CheckpointTensor {
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 
-/** Opens a safetensors checkpoint as a key -> tensor map (other formats: a later issue). */
-export function readCheckpoint(path: string): { tensors: Map<string, CheckpointTensor>; close(): void } {
-  if (!/\.safetensors$/i.test(path)) {
-    throw new VitError('VIT_E_UNSUPPORTED', `${path}: only .safetensors checkpoints are supported yet (.pth / .npz: planned)`);
-  }
-  const f = openSafetensors(path);
-  const tensors = new Map<string, CheckpointTensor>();
-  for (const e of f.entries.values()) tensors.set(e.name, { shape: e.shape, dtype: e.dtype, read: () => f.read(e.name) });
-  return { tensors, close: () => f.close() };
+/** Opens a checkpoint (safetensors, .pth / .bin, .npz, model folder; by content) as a key -> tensor map. */
+export function readCheckpoint(path: string): Checkpoint {
+  return openCheckpoint(path);
 }
 
 /** timm filter: unwrap prefixes, rename DeiT-III gammas, drop representation layers where the model has none. */
@@ -57,13 +52,15 @@ export function filterKeys(raw: Map<string, CheckpointTensor>, model: VisionTran
 export function loadCheckpoint(path: string, model: VisionTransformer, store: NativeWeightStore, seed = 0): LoadReport {
   const ckpt = readCheckpoint(path);
   try {
-    return loadTensors(ckpt.tensors, model, store, seed);
+    return loadTensors(ckpt.tensors, model, store, seed, ckpt.posResample);
   } finally {
     ckpt.close();
   }
 }
 
-export function loadTensors(raw: Map<string, CheckpointTensor>, model: VisionTransformer, store: NativeWeightStore, seed = 0): LoadReport {
+/** `posResample`: the checkpoint format's pos_embed interpolation if it has its own (timm's .npz loader: bilinear). */
+export function loadTensors(raw: Map<string, CheckpointTensor>, model: VisionTransformer, store: NativeWeightStore, seed = 0,
+  posResample?: ResampleMode): LoadReport {
   const report: LoadReport = { loaded: 0, adapted: [], reinitialised: [], dropped: [] };
   const tensors = filterKeys(raw, model, report);
   const expected = new Map(model.params());
@@ -101,7 +98,7 @@ export function loadTensors(raw: Map<string, CheckpointTensor>, model: VisionTra
       continue;
     }
     if (key === 'pos_embed' && !sameShape(shape, want)) {
-      const data = resamplePos(toFloat32(t.read(), t.dtype), shape, want, model);
+      const data = resamplePos(toFloat32(t.read(), t.dtype), shape, want, model, posResample);
       if (!data) problems.push(`'pos_embed': checkpoint ${fmt(shape)} cannot be resampled to ${fmt(want)}`);
       else {
         store.set(key, want, data);
@@ -134,7 +131,7 @@ export function loadTensors(raw: Map<string, CheckpointTensor>, model: VisionTra
 }
 
 /** pos_embed resampling on load: seed = bilinear, one prefix token; modern = bicubic + antialias. */
-function resamplePos(data: Float32Array, from: number[], to: readonly number[], model: VisionTransformer): Float32Array | null {
+function resamplePos(data: Float32Array, from: number[], to: readonly number[], model: VisionTransformer, mode?: ResampleMode): Float32Array | null {
   if (from.length !== 3 || to.length !== 3 || from[2] !== to[2]) return null;
   const legacy = model.cfg.era === 'legacy';
   const prefix = legacy ? 1 : model.cfg.noEmbedClass ? 0 : model.numPrefixTokens;
@@ -143,5 +140,5 @@ function resamplePos(data: Float32Array, from: number[], to: readonly number[], 
   if (old * old !== from[1] - prefix) return null;
   const grid = model.patchEmbed.gridSize;
   if (prefix + grid[0] * grid[1] !== to[1]) return null;
-  return resamplePosEmbed(data, from[2], prefix, [old, old], grid, legacy ? 'bilinear' : 'bicubic_aa');
+  return resamplePosEmbed(data, from[2], prefix, [old, old], grid, mode ?? (legacy ? 'bilinear' : 'bicubic_aa'));
 }

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# One prepared run on a lent GPU machine (PyTorch + timm + nvidia-cublas wheels, no network, maybe no node).
+# Needs the carry built here by scripts/pack-gpu-carry.sh (.gpu-carry/carry.tar.xz). Writes everything under
+# $OUT (default ./gpu-out): gpu-check.log, env.json, cuda-checks.{json,md}, bench.{json,md} and the raw
+# *.jsonl. A global time guard (GPU_CHECK_BUDGET_S, default 450 s) skips what no longer fits, so partial
+# results are always written.
+#   run tool:  command "bash scripts/gpu-check.sh", carry [".gpu-carry"], timeout_s 540
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+OUTDIR="${OUT:-$ROOT/gpu-out}"
+mkdir -p "$OUTDIR"
+exec > >(tee -a "$OUTDIR/gpu-check.log") 2>&1
+START=$(date +%s)
+BUDGET="${GPU_CHECK_BUDGET_S:-450}"
+END=$((START + BUDGET))
+left() { echo $((END - $(date +%s))); }
+stage() { echo; echo "== [$(($(date +%s) - START)) s] $*"; }
+
+stage "unpack carry"
+if [ -f .gpu-carry/carry.tar.xz ]; then
+  tar -xJf .gpu-carry/carry.tar.xz -C "$ROOT" || echo "unpack failed"
+else
+  echo "no .gpu-carry/carry.tar.xz: run scripts/pack-gpu-carry.sh on the build machine and carry .gpu-carry"
+fi
+NODE="$ROOT/node/bin/node"
+[ -x "$NODE" ] || NODE="$(command -v node || true)"
+PY=""
+for p in python3 python; do
+  if command -v "$p" >/dev/null && "$p" -c "import torch, timm" 2>/dev/null; then PY="$p"; break; fi
+done
+echo "node: ${NODE:-none} $("${NODE:-false}" --version 2>/dev/null)   python: ${PY:-none (no torch+timm)}"
+
+stage "environment"
+nvidia-smi || true
+CUBLAS_DIR=""
+if [ -n "$PY" ]; then
+  CUBLAS_DIR="$("$PY" - <<'PY'
+import glob, os
+try:
+    import nvidia
+    for base in list(nvidia.__path__):
+        for sub in ('cu13/lib', 'cublas/lib', 'cu12/lib'):
+            d = os.path.join(base, sub)
+            if glob.glob(os.path.join(d, 'libcublasLt.so.*')):
+                print(d)
+                raise SystemExit
+except ImportError:
+    pass
+PY
+)"
+fi
+echo "cuBLAS dir: ${CUBLAS_DIR:-not found via python (vitnode searches the default paths)}"
+[ -n "$CUBLAS_DIR" ] && export VITNODE_CUBLAS_DIR="$CUBLAS_DIR"
+# Only node gets the carried libraries (libstdc++ etc. must not shadow python's).
+NODE_LD="$ROOT/build/Release${CUBLAS_DIR:+:$CUBLAS_DIR}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+runnode() { LD_LIBRARY_PATH="$NODE_LD" "$NODE" "$@"; }
+GPU="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)"
+DRIVER="$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -1)"
+TIMM="$([ -n "$PY" ] && "$PY" -c 'import timm; print(timm.__version__)' 2>/dev/null)"
+TORCHV="$([ -n "$PY" ] && "$PY" -c 'import torch; print(torch.__version__, torch.version.cuda)' 2>/dev/null)"
+COMMIT="$(cat .gpu-carry/COMMIT 2>/dev/null || git rev-parse HEAD 2>/dev/null || echo unknown)"
+printf '{"gpu": "%s", "driver": "%s", "timm": "%s", "torch": "%s", "commit": "%s", "cublas_dir": "%s"}\n' \
+  "$GPU" "$DRIVER" "$TIMM" "$TORCHV" "$COMMIT" "$CUBLAS_DIR" > "$OUTDIR/env.json"
+cat "$OUTDIR/env.json"
+
+stage "vitnode doctor (backends)"
+if [ -n "$NODE" ]; then
+  runnode -e "import('$ROOT/dist/index.js').then(m => console.log(JSON.stringify(m.backends(), null, 2))).catch(e => { console.error(e); process.exit(1); })" \
+    | tee "$OUTDIR/backends.json"
+fi
+
+stage "CUDA checks (per-op vs CPU, parity fixtures, digits) — budget 80 s"
+if [ -n "$NODE" ]; then
+  CHECKS_DEADLINE_MS=$(( ($(date +%s) + 80) * 1000 )) timeout $(( 100 < $(left) ? 100 : $(left) )) \
+    env LD_LIBRARY_PATH="$NODE_LD" "$NODE" bench/gpu/run-checks.mjs "$OUTDIR" | tail -n 60
+  echo "checks exit: ${PIPESTATUS[0]}"
+  [ -f "$OUTDIR/cuda-checks.md" ] && grep -E "passed|FAIL|\*\*NO\*\*" "$OUTDIR/cuda-checks.md" | head -40
+fi
+
+if [ -z "$PY" ]; then
+  echo "no python with torch + timm: skipping the benchmark"
+  exit 0
+fi
+W="${TMPDIR:-/tmp}/vitnode-bench-weights"  # 1.7 GB: outside $OUT
+TR="$OUTDIR/torch-results.jsonl"
+VR="$OUTDIR/vitnode-results.jsonl"
+rm -f "$TR" "$VR"
+
+stage "prepare: timm random-init weights + reference logits"
+timeout $(( 90 < $(left) ? 90 : $(left) )) "$PY" bench/gpu/torch_bench.py prepare --weights "$W" --out "$TR"
+timeout 30 "$PY" bench/gpu/torch_bench.py peak --weights "$W" --out "$TR"
+
+stage "vitnode bench — budget $(( $(left) * 40 / 100 )) s"
+if [ -n "$NODE" ]; then
+  DL=$(( ($(date +%s) + $(left) * 40 / 100) * 1000 ))
+  timeout $(( $(left) * 40 / 100 + 20 )) env LD_LIBRARY_PATH="$NODE_LD" "$NODE" bench/gpu/vitnode-bench.mjs \
+    --weights "$W" --out "$VR" --deadline "$DL" --budget 0.4 | cut -c1-300
+fi
+
+stage "timm eager bench — budget $(( $(left) * 60 / 100 )) s"
+DL=$(( $(date +%s) + $(left) * 60 / 100 ))
+timeout $(( $(left) * 60 / 100 + 20 )) "$PY" bench/gpu/torch_bench.py eager --weights "$W" --out "$TR" --deadline "$DL" --budget 0.4 | cut -c1-300
+
+stage "torch.compile (vit_base bf16 b256, then b1) — budget $(( $(left) - 15 )) s"
+if [ "$(left)" -gt 40 ]; then
+  DL=$(( $(date +%s) + $(left) - 60 ))
+  timeout $(( $(left) - 10 )) "$PY" bench/gpu/torch_bench.py compile --weights "$W" --out "$TR" --deadline "$DL" --budget 0.4 \
+    --configs vit_base_patch16_224:bfloat16:256,vit_base_patch16_224:bfloat16:1 | cut -c1-300
+fi
+
+stage "report"
+"$PY" bench/gpu/report.py --out "$OUTDIR" | head -80
+rm -rf "$W"  # weights are regenerated from the seed; keep $OUT small
+stage "done"
