@@ -4,6 +4,7 @@ import { VitError } from '../errors.ts';
 import { benchCommand } from './bench.ts';
 import { describeCommand, doctorCommand, listCommand } from './info.ts';
 import { runCommand } from './run.ts';
+import { classifyCommand, embedCommand, featuresCommand, preprocessCommand } from './images.ts';
 
 const USAGE = `usage: vitnode <command> [options]
 
@@ -13,7 +14,13 @@ const USAGE = `usage: vitnode <command> [options]
   describe  <name|config.json> [--json]        state_dict keys/shapes and pretrained cfg
   list      [pattern]                          registry names (fnmatch pattern, e.g. 'deit_*', 'legacy:*')
   bench     <name|config.json> [--batch B] [--threads T] [--seconds S] [--checkpoint f] [--device d] [--dtype t] [--json]
-  doctor                                       which backends work here, and why not`;
+  doctor                                       which backends work here, and why not
+  classify  --model <name|config.json|dir|hf-hub:org/repo> [--checkpoint f] [--top-k 5] [--json] <images or globs...>
+  embed     --model <...> [--checkpoint f] (--output emb.safetensors | --json) <images...>
+  features  --model <...> [--checkpoint f] [--out-indices 3,6,9,11] [--norm] [--format NCHW|NLC] --output feats.safetensors <images...>
+  preprocess (--model <...> | --pretrained-cfg cfg.json) <images...> --output x.safetensors   (tensor 'input': what the model gets)
+            image commands also take [--batch-size N] [--device d] [--dtype t] [--threads N]; a file that fails is
+            reported and skipped (exit code 1 at the end)`;
 
 const commands: Record<string, (argv: string[]) => Promise<void>> = {
   run: runCommand,
@@ -21,6 +28,10 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   list: listCommand,
   bench: benchCommand,
   doctor: doctorCommand,
+  classify: classifyCommand,
+  embed: embedCommand,
+  features: featuresCommand,
+  preprocess: preprocessCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -36,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     await fn(rest);
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     const e = err as Error & { code?: string };
     const code = e.code ?? (err instanceof VitError ? err.code : undefined);
