@@ -232,7 +232,7 @@ size_t attention_scratch_bytes(const OpEnv& env, const Node& n) {
 
 StepFn op_attention(OpEnv& env, const Node& n) {
   const Dims dm = attention_dims(env, n);
-  const float scale = static_cast<float>(n.attr("scale", 1.0 / std::sqrt(static_cast<double>(dm.hd))));
+  const float scale = static_cast<float>(n.attr("scale", 1.0));  // the CPU backend's default too
   const void* qkv = env.tensor(n.inputs[0]);
   void* out = env.tensor(n.output);
   const DType dt = env.dtype;

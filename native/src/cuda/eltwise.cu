@@ -32,7 +32,7 @@ __global__ void act_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n
 
 // One warp per row; three passes over the row (max, sum, write), reads stay in L1/L2.
 template <typename TI, typename TO>
-__global__ void softmax_kernel(const TI* __restrict__ x, TO* __restrict__ y, int64_t rows, int64_t n) {
+__global__ void softmax_kernel(const TI* x, TO* y, int64_t rows, int64_t n) {  // may run in place
   const int64_t row = blockIdx.x * (int64_t)(blockDim.x / 32) + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (row >= rows) return;

@@ -313,6 +313,8 @@ class CudaExecutor : public Executor {
           case OpKind::SliceTokens: s.fn = op_slice_tokens(env, n); break;
           case OpKind::TokensToNchw: s.fn = op_tokens_to_nchw(env, n); break;
           case OpKind::PosResample: s.fn = op_pos_resample(env, n); break;
+          case OpKind::Conv2d: case OpKind::GroupNorm: case OpKind::Relu: case OpKind::MaxPool2d: case OpKind::AvgPool2d:
+            fail(ErrorCode::Unsupported, "hybrid ops not on CUDA yet (" + node_label(n) + "); run hybrid models with device 'cpu'");
           default:
             fail(ErrorCode::Unsupported, "the CUDA backend has no kernel for op " + std::to_string(static_cast<int>(n.op)) +
                                              " ('" + n.name + "')");
