@@ -131,6 +131,14 @@ test('decode: alpha dropped not composited, ICC ignored, EXIF orientation applie
   // 16-bit samples keep their high byte (as PIL's RGB;16B unpacking)
   const rgb16 = await sharp(px, { raw: { width: 2, height: 1, channels: 3 } }).toColourspace('rgb16').png().toBuffer();
   t.deepEqual([...(await decodeImage(rgb16)).data], [...px]);
+  // CMYK JPEG: PIL's naive conversion R = (255 - K) * (1 - C / 255), not an ICC transform
+  const cmykJpg = await sharp(join(DIR, 'images', 'chelsea.png')).resize(16, 16).toColourspace('cmyk').jpeg().toBuffer();
+  const k = await sharp(cmykJpg, { ignoreIcc: true }).toColourspace('cmyk').raw().toBuffer();
+  const dec = await decodeImage(cmykJpg);
+  t.is(dec.channels, 3);
+  for (let i = 0; i < 16 * 16; i++) {
+    for (let c = 0; c < 3; c++) t.true(Math.abs(dec.data[i * 3 + c] - (255 - k[i * 4 + 3]) * (1 - k[i * 4 + c] / 255)) <= 1);
+  }
   // GIF: first frame, palette expanded
   const gif = await sharp(px, { raw: { width: 2, height: 1, channels: 3 } }).gif().toBuffer();
   t.is((await decodeImage(gif)).data.length, 6);

@@ -1,6 +1,6 @@
 // Image decoding with sharp, made to behave like timm's loader (`PIL.Image.open(f).convert('RGB')`):
 // embedded ICC profiles are ignored (PIL ignores them), grayscale is replicated to RGB, alpha is dropped (not
-// composited), 16-bit samples keep their high byte, animated formats give their first frame. EXIF orientation is
+// composited), CMYK uses PIL's naive formula, 16-bit samples keep their high byte, animated formats give their first frame. EXIF orientation is
 // applied by default (PIL / timm do not: pass `autoOrient: false` for timm's exact behaviour).
 // Every failure is an ImageError (code VIT_E_IMAGE) with a machine-readable `reason`.
 import { readFile } from 'node:fs/promises';
@@ -77,8 +77,11 @@ async function decodeEncoded(bytes: Uint8Array, source: string, opts: DecodeOpti
   const limit = opts.limitInputPixels ?? DEFAULT_PIXEL_LIMIT;
   try {
     const img = sharp(bytes, { limitInputPixels: limit, failOn: 'error', ignoreIcc: true, autoOrient: opts.autoOrient ?? true, pages: 1 });
+    const cmyk = (await img.metadata()).space === 'cmyk';
+    if (cmyk) img.toColourspace('cmyk');
     const { data, info } = await img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    return toRgb({ data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: info.channels });
+    const raw = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: info.channels };
+    return cmyk && info.channels === 4 ? cmykToRgb(raw) : toRgb(raw);
   } catch (err) {
     throw classify(err, source, limit);
   }
@@ -113,6 +116,22 @@ function fromRaw(raw: RawPixels, source: string): RawImage {
     throw new ImageError('invalid_raw', source, `raw data has ${data.length} bytes, ${width}x${height}x${channels} needs ${width * height * channels}`);
   }
   return toRgb({ data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height, channels });
+}
+
+/** PIL's CMYK -> RGB (Convert.c cmyk2rgb): R = (255 - K) * (1 - C / 255), no colour management. */
+export function cmykToRgb(img: RawImage): RawImage {
+  const n = img.width * img.height;
+  const out = new Uint8Array(n * 3);
+  const d = img.data;
+  for (let i = 0; i < n; i++) {
+    const nk = 255 - d[i * 4 + 3];
+    for (let c = 0; c < 3; c++) {
+      const tmp = d[i * 4 + c] * nk + 128; // MULDIV255
+      const v = nk - ((tmp + (tmp >> 8)) >> 8);
+      out[i * 3 + c] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+  }
+  return { data: out, width: img.width, height: img.height, channels: 3 };
 }
 
 /** PIL convert('RGB'): L / LA replicate the gray value, RGBA / LA drop alpha (no compositing). */
