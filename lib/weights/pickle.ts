@@ -46,9 +46,14 @@ export const pyTypeName = (v: unknown): string =>
   v === null ? 'None' : Array.isArray(v) ? 'list' : v instanceof Map ? 'dict' : v instanceof Set ? 'set' : Buffer.isBuffer(v) ? 'bytes'
     : v instanceof PyCallable ? `global ${v.qualname}` : typeof v === 'object' ? (v as PyObject).pyType ?? 'object' : typeof v;
 
+// Python 2 module names protocol <= 2 pickles carry (pickle's fix_imports), and os's platform modules.
+const ALIASES: Record<string, string> = { __builtin__: 'builtins', commands: 'subprocess', posix: 'os', nt: 'os', copy_reg: 'copyreg' };
+
 export function refuseGlobal(what: string, qualname: string, why = ''): VitError {
+  const mod = qualname.slice(0, qualname.lastIndexOf('.'));
+  const alias = ALIASES[mod] ? ` (${ALIASES[mod]}${qualname.slice(mod.length)})` : '';
   const e = new VitError('VIT_E_CHECKPOINT',
-    `${what}: refusing to load: the pickle references the global '${qualname}', which is not an allowed tensor-rebuild ` +
+    `${what}: refusing to load: the pickle references the global '${qualname}'${alias}, which is not an allowed tensor-rebuild ` +
     `function or container${why ? ` (${why})` : ''}. vitnode never executes code from a checkpoint (the rule of ` +
     `torch.load(weights_only=True)); convert the file to safetensors with a trusted PyTorch if you need it.`);
   (e as VitError & { global?: string }).global = qualname;
