@@ -51,7 +51,15 @@ for (const c of manifest) {
   const t0 = performance.now();
   const got = transformImage(await decodeImage(path), dc);
   const ms = performance.now() - t0;
-  console.log(`${c.image.padEnd(18)} ${c.cfg_name.padEnd(24)} vitnode: ${fmt(stats(got, want))}  (${ms.toFixed(1)} ms)`);
+  // Back to uint8 pixels (the float16 storage of `expected` is the only rounding in between): how many differ?
+  const [, H, W] = dc.inputSize;
+  let px = 0;
+  for (let i = 0; i < want.length; i++) {
+    const ch = Math.floor(i / (H * W));
+    const u8 = (v: number) => Math.round((v * dc.std[ch] + dc.mean[ch]) * 255);
+    if (u8(got[i]) !== u8(want[i])) px++;
+  }
+  console.log(`${c.image.padEnd(18)} ${c.cfg_name.padEnd(24)} vitnode: ${fmt(stats(got, want))}  uint8 values differing ${px}  (${ms.toFixed(1)} ms)`);
   if (withSharp) {
     console.log(`${''.padEnd(43)} sharp resize, ICC ignored: ${fmt(stats(await viaSharp(path, dc, true), want))}`);
     console.log(`${''.padEnd(43)} sharp resize, ICC applied: ${fmt(stats(await viaSharp(path, dc, false), want))}`);
