@@ -3,6 +3,7 @@
     {
       "target_name": "vitnode",
       "sources": [
+        "native/src/core/conv-weights.cc",
         "native/src/core/error.cc",
         "native/src/core/graph.cc",
         "native/src/core/plan.cc",
@@ -10,6 +11,8 @@
         "native/src/core/shape-check.cc",
         "native/src/core/weights.cc",
         "native/src/cpu/attention.cc",
+        "native/src/cpu/backbone.cc",
+        "native/src/cpu/dnnl-conv.cc",
         "native/src/cpu/dnnl-linear.cc",
         "native/src/cpu/eltwise.cc",
         "native/src/cpu/executor.cc",

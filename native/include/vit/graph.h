@@ -24,6 +24,17 @@ enum class OpKind {
   SliceTokens,     // x[B,T,D] -> [B,count,D]; attrs start, count
   TokensToNchw,    // x[B,N,D] -> [B,D,h,w]; attrs h, w
   PosResample,     // pos[1,p+oh*ow,D] -> [1,p+h*w,D]; attrs prefix, old_h, old_w, h, w, mode (0 bilinear, 1 bicubic+AA, 2 bicubic)
+  // Hybrid CNN backbones (NCHW). See core/conv-weights.h for the load-time weight transforms.
+  Conv2d,          // x[B,C,H,W] -> [B,O,OH,OW]; weights {weight[O,C,kh,kw], bias?, bn_weight?, bn_bias?, bn_mean?, bn_var?};
+                   // attrs stride, dilation, pad_t, pad_l, pad_b, pad_r (zeros), ws (0 none, 1 (w-m)/(std+eps),
+                   // 2 (w-m)/sqrt(var+eps)), ws_eps, bn_eps, act (0 none, 1 relu); inputs[1] (optional) residual
+                   // [B,O,OH,OW]: y = act(conv(x, W') + b' + residual), W'/b' = standardised / BN-folded weights
+  GroupNorm,       // x[B,C,...]; weights {weight, bias}; attrs groups, eps, act (0 none, 1 relu); inputs[1]
+                   // (optional) residual: y = act(gn(x) + residual)
+  Relu,            // elementwise
+  MaxPool2d,       // x[B,C,H,W]; attrs kernel, stride, pad_t, pad_l, pad_b, pad_r (padding never wins: -inf)
+  AvgPool2d,       // x[B,C,H,W]; attrs kernel, stride, pad_t, pad_l, pad_b, pad_r, ceil_mode; divides by the
+                   // number of in-image elements of each window (count_include_pad=False)
 };
 
 const char* op_name(OpKind k);

@@ -17,6 +17,9 @@ constexpr OpName kOps[] = {
     {OpKind::Tanh, "tanh"},               {OpKind::Gelu, "gelu"},
     {OpKind::Softmax, "softmax"},         {OpKind::SliceTokens, "slice_tokens"},
     {OpKind::TokensToNchw, "tokens_to_nchw"}, {OpKind::PosResample, "pos_resample"},
+    {OpKind::Conv2d, "conv2d"},           {OpKind::GroupNorm, "group_norm"},
+    {OpKind::Relu, "relu"},               {OpKind::MaxPool2d, "max_pool2d"},
+    {OpKind::AvgPool2d, "avg_pool2d"},
 };
 }  // namespace
 

@@ -146,6 +146,61 @@ Shape infer(const Node& n, const std::vector<const Shape*>& in, const WeightStor
         bad(n, "pos_embed " + str(x) + " is not prefix " + std::to_string(p) + " + " + std::to_string(oh) + "x" + std::to_string(ow));
       return {1, p + h * ww, x[2]};
     }
+    case OpKind::Conv2d: {
+      need_inputs(1, 2);
+      const Shape& x = *in[0];
+      const Shape& wt = wshape(n, w, "weight");
+      if (x.size() != 4 || wt.size() != 4 || wt[1] != x[1]) bad(n, "weight " + str(wt) + " does not fit x " + str(x) + " (x[B,C,H,W], weight[O,C,kh,kw])");
+      for (const char* role : {"bias", "bn_weight", "bn_bias", "bn_mean", "bn_var"}) {
+        const Shape& v = wshape(n, w, role, false);
+        if (!v.empty() && v != Shape{wt[0]}) bad(n, std::string(role) + " " + str(v) + " does not fit weight " + str(wt));
+      }
+      int bn = 0;
+      for (const char* role : {"bn_weight", "bn_bias", "bn_mean", "bn_var"}) bn += n.weight(role) ? 1 : 0;
+      if (bn != 0 && bn != 4) bad(n, "batch norm needs all of bn_weight, bn_bias, bn_mean, bn_var");
+      const int ws = n.iattr("ws", 0), act = n.iattr("act", 0);
+      if (ws < 0 || ws > 2 || act < 0 || act > 1) bad(n, "ws must be 0..2 and act 0..1");
+      const int64_t s = n.iattr("stride", 1), d = n.iattr("dilation", 1);
+      const int64_t pt = n.iattr("pad_t", 0), pl = n.iattr("pad_l", 0), pb = n.iattr("pad_b", 0), pr = n.iattr("pad_r", 0);
+      if (s <= 0 || d <= 0 || pt < 0 || pl < 0 || pb < 0 || pr < 0) bad(n, "stride / dilation / padding out of range");
+      const int64_t eh = d * (wt[2] - 1) + 1, ew = d * (wt[3] - 1) + 1;
+      if (x[2] + pt + pb < eh || x[3] + pl + pr < ew) bad(n, "kernel larger than the padded input " + str(x));
+      Shape y{x[0], wt[0], (x[2] + pt + pb - eh) / s + 1, (x[3] + pl + pr - ew) / s + 1};
+      if (in.size() == 2 && *in[1] != y) bad(n, "residual " + str(*in[1]) + " does not match output " + str(y));
+      return y;
+    }
+    case OpKind::GroupNorm: {
+      need_inputs(1, 2);
+      const Shape& x = *in[0];
+      const int64_t groups = n.iattr("groups", 0);
+      if (x.size() < 2 || groups <= 0 || x[1] % groups) bad(n, "x " + str(x) + " cannot be split into " + std::to_string(groups) + " groups");
+      if (wshape(n, w, "weight") != Shape{x[1]} || wshape(n, w, "bias") != Shape{x[1]}) bad(n, "weight/bias do not fit " + str(x));
+      if (n.iattr("act", 0) < 0 || n.iattr("act", 0) > 1) bad(n, "act must be 0 or 1");
+      if (in.size() == 2 && *in[1] != x) bad(n, "residual " + str(*in[1]) + " does not match " + str(x));
+      return x;
+    }
+    case OpKind::Relu:
+      need_inputs(1, 1);
+      if (in[0]->empty()) bad(n, "scalar input");
+      return *in[0];
+    case OpKind::MaxPool2d:
+    case OpKind::AvgPool2d: {
+      need_inputs(1, 1);
+      const Shape& x = *in[0];
+      const int64_t k = n.iattr("kernel", 0), s = n.iattr("stride", 0);
+      const int64_t pt = n.iattr("pad_t", 0), pl = n.iattr("pad_l", 0), pb = n.iattr("pad_b", 0), pr = n.iattr("pad_r", 0);
+      const bool ceil_mode = n.iattr("ceil_mode", 0) != 0;
+      if (x.size() != 4 || k <= 0 || s <= 0 || pt < 0 || pl < 0 || pb < 0 || pr < 0 || pt >= k || pl >= k || pb >= k || pr >= k)
+        bad(n, "kernel / stride / padding out of range for " + str(x));
+      auto out = [&](int64_t len, int64_t p0, int64_t p1) {  // PyTorch's pooling_output_shape
+        const int64_t span = len + p0 + p1 - k;
+        if (span < 0) bad(n, "window larger than the padded input " + str(x));
+        int64_t o = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+        if (ceil_mode && (o - 1) * s >= len + p0) --o;  // the last window must start inside the input
+        return o;
+      };
+      return {x[0], x[1], out(x[2], pt, pb), out(x[3], pl, pr)};
+    }
   }
   bad(n, "unknown op");
 }

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "cpu/dnnl-conv.h"
 #include "cpu/dnnl-linear.h"
 #include "cpu/ops.h"
 #include "vit/error.h"
@@ -19,6 +20,7 @@ std::mutex g_cpu_run_mutex;
 struct Step {
   const Node* node;
   std::unique_ptr<cpu::DnnlLinear> linear;  // Linear, PatchEmbed
+  std::unique_ptr<cpu::DnnlConv> conv;      // Conv2d
   std::vector<float> scratch;               // patchify columns
 };
 
@@ -43,6 +45,9 @@ class CpuExecutor : public Executor {
         s.scratch.resize(static_cast<size_t>(x[0] * tokens * k));
         s.linear = std::make_unique<cpu::DnnlLinear>(*w_, *n.weight("weight"), wptr(n, "bias"), nullptr,
                                                      x[0] * tokens, k, wt[0], cpu::Act::None, false);
+      } else if (n.op == OpKind::Conv2d) {
+        s.conv = std::make_unique<cpu::DnnlConv>(*w_, n, g_.shapes[n.inputs[0]], g_.shapes[n.output]);
+        conv_scratch_bytes_ = std::max(conv_scratch_bytes_, s.conv->scratch_bytes());
       } else if (n.op == OpKind::Attention) {
         attn_t_ = std::max<int64_t>(attn_t_, g_.shapes[n.inputs[0]][1]);
       } else if (n.op == OpKind::Weight) {
@@ -50,6 +55,7 @@ class CpuExecutor : public Executor {
       }
       steps_.push_back(std::move(s));
     }
+    if (conv_scratch_bytes_) conv_scratch_ = aligned_alloc_f32((conv_scratch_bytes_ + 3) / 4);
   }
 
   std::vector<HostTensor> run(const std::vector<const float*>& inputs, int threads) override {
@@ -162,6 +168,26 @@ class CpuExecutor : public Executor {
                            n.iattr("w", 0), d, static_cast<cpu::Resample>(n.iattr("mode", 0)));
         break;
       }
+      case OpKind::Conv2d:
+        s.conv->run(stream, in(0), y, n.inputs.size() == 2 ? in(1) : nullptr, conv_scratch_.get());
+        break;
+      case OpKind::GroupNorm: {
+        const auto& x = ishape(0);
+        cpu::group_norm(in(0), wptr(n, "weight"), wptr(n, "bias"), n.inputs.size() == 2 ? in(1) : nullptr, y, x[0], x[1],
+                        numel(x) / (x[0] * x[1]), n.iattr("groups", 1), static_cast<float>(n.attr("eps", 1e-5)),
+                        n.iattr("act", 0) == 1, threads);
+        break;
+      }
+      case OpKind::Relu:
+        cpu::relu(in(0), y, numel(ys), threads);
+        break;
+      case OpKind::MaxPool2d:
+      case OpKind::AvgPool2d: {
+        const auto& x = ishape(0);
+        cpu::pool2d(in(0), y, x[0] * x[1], x[2], x[3], ys[2], ys[3], n.iattr("kernel", 1), n.iattr("stride", 1),
+                    n.iattr("pad_t", 0), n.iattr("pad_l", 0), n.op == OpKind::MaxPool2d, threads);
+        break;
+      }
     }
   }
 
@@ -173,6 +199,8 @@ class CpuExecutor : public Executor {
   std::map<int, const float*> weight_ptr_;
   int64_t attn_t_ = 0;
   std::vector<float> attn_scratch_;
+  size_t conv_scratch_bytes_ = 0;
+  AlignedBuffer conv_scratch_;  // oneDNN convolution scratchpad, shared by every conv step
 };
 
 }  // namespace

@@ -40,4 +40,12 @@ struct Taps {
 };
 Taps resample_taps(int64_t in, int64_t out, Resample mode);
 
+// backbone.cc: hybrid CNN backbones, NCHW. group_norm: y = act(gn(x) + residual), residual may be null.
+void group_norm(const float* x, const float* gamma, const float* beta, const float* residual, float* y, int64_t b,
+                int64_t c, int64_t spatial, int64_t groups, float eps, bool relu, int threads);
+void relu(const float* x, float* y, int64_t n, int threads);
+// Max (padding = -inf) or average (over the in-image part of each window) of k x k windows; planes = B*C.
+void pool2d(const float* x, float* y, int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow, int64_t k,
+            int64_t stride, int64_t pad_t, int64_t pad_l, bool max, int threads);
+
 }  // namespace vit::cpu

@@ -1,0 +1,81 @@
+// The CNN-backbone kernels of hybrid ViTs (NCHW, float32): GroupNorm (+ residual, + ReLU), ReLU, max / avg
+// pooling with explicit padding. Convolutions go through oneDNN (dnnl-conv.h).
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "cpu/ops.h"
+
+namespace vit::cpu {
+
+void group_norm(const float* x, const float* gamma, const float* beta, const float* residual, float* y, int64_t b,
+                int64_t c, int64_t spatial, int64_t groups, float eps, bool relu, int threads) {
+  const int64_t cg = c / groups;
+  const int64_t n = cg * spatial;
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t bg = 0; bg < b * groups; ++bg) {
+    const int64_t off = bg * n;  // a group's channels are contiguous in NCHW
+    const float* xs = x + off;
+    double mean = 0;
+    for (int64_t i = 0; i < n; ++i) mean += xs[i];
+    mean /= n;
+    double var = 0;
+    for (int64_t i = 0; i < n; ++i) var += (xs[i] - mean) * (xs[i] - mean);
+    var /= n;
+    const float m = static_cast<float>(mean);
+    const float rstd = static_cast<float>(1.0 / std::sqrt(var + eps));
+    const int64_t c0 = (bg % groups) * cg;
+    for (int64_t ci = 0; ci < cg; ++ci) {
+      const float sc = rstd * gamma[c0 + ci];
+      const float sh = beta[c0 + ci] - m * sc;
+      const float* xr = xs + ci * spatial;
+      float* yr = y + off + ci * spatial;
+      const float* rr = residual ? residual + off + ci * spatial : nullptr;
+      if (rr && relu) {
+        for (int64_t i = 0; i < spatial; ++i) yr[i] = std::max(0.f, xr[i] * sc + sh + rr[i]);
+      } else if (rr) {
+        for (int64_t i = 0; i < spatial; ++i) yr[i] = xr[i] * sc + sh + rr[i];
+      } else if (relu) {
+        for (int64_t i = 0; i < spatial; ++i) yr[i] = std::max(0.f, xr[i] * sc + sh);
+      } else {
+        for (int64_t i = 0; i < spatial; ++i) yr[i] = xr[i] * sc + sh;
+      }
+    }
+  }
+}
+
+void relu(const float* x, float* y, int64_t n, int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t i = 0; i < n; ++i) y[i] = std::max(0.f, x[i]);
+}
+
+void pool2d(const float* x, float* y, int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow, int64_t k,
+            int64_t stride, int64_t pad_t, int64_t pad_l, bool max, int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* xp = x + p * h * w;
+    float* yp = y + p * oh * ow;
+    for (int64_t oi = 0; oi < oh; ++oi) {
+      const int64_t i0 = std::max<int64_t>(oi * stride - pad_t, 0), i1 = std::min(oi * stride - pad_t + k, h);
+      for (int64_t oj = 0; oj < ow; ++oj) {
+        const int64_t j0 = std::max<int64_t>(oj * stride - pad_l, 0), j1 = std::min(oj * stride - pad_l + k, w);
+        if (max) {
+          float m = -std::numeric_limits<float>::infinity();
+          for (int64_t i = i0; i < i1; ++i)
+            for (int64_t j = j0; j < j1; ++j) m = std::max(m, xp[i * w + j]);
+          yp[oi * ow + oj] = m;
+        } else {
+          float s = 0;
+          for (int64_t i = i0; i < i1; ++i)
+            for (int64_t j = j0; j < j1; ++j) s += xp[i * w + j];
+          const int64_t cnt = (i1 - i0) * (j1 - j0);
+          yp[oi * ow + oj] = cnt > 0 ? s / static_cast<float>(cnt) : 0.f;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace vit::cpu
