@@ -65,9 +65,6 @@ export async function createModel(source: ModelSource, options: CreateModelOptio
   const resolved = resolveSource(source, options);
   const cfg = resolved.config;
   checkSupported(cfg);
-  if (cfg.backbone) {
-    throw new VitError('VIT_E_UNSUPPORTED', `${resolved.name}: hybrid CNN backbones are not supported yet`);
-  }
   const device = deviceSpec(o.device, o.dtype, o.tf32);
   const module = new VisionTransformer(cfg);
   const store = new binding.WeightStore();

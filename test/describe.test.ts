@@ -22,7 +22,7 @@ function fixtureFor(name: string): Entry[] | undefined {
 const names = [...listModels(), ...listModels('legacy:*')];
 const isSupported = (n: string) => {
   const c = resolveModel(n).config;
-  return !c.unsupported.length && !c.backbone;
+  return !c.unsupported.length;
 };
 
 test('listModels covers every fixture name', (t) => {
@@ -59,8 +59,8 @@ for (const name of names) {
 
 test('the supported / unsupported split', (t) => {
   const unsupported = names.filter((n) => !isSupported(n));
-  t.is(unsupported.length, 23); // 18 hybrids (12 modern/bare + 6 legacy) + 5 dinov2 / clip / siglip
-  t.is(names.length - unsupported.length, 62);
+  t.is(unsupported.length, 5); // dinov2 with registers / clip / siglip
+  t.is(names.length - unsupported.length, 80); // 18 of them hybrids (12 modern/bare + 6 legacy)
 });
 
 // Real models for a few small names: stateDict() and the loaded weights' shapes equal timm's list.

@@ -10,7 +10,6 @@ export async function describeCommand(argv: string[]): Promise<void> {
   if (positionals.length !== 1) usage('describe takes one model name or config.json path');
   const resolved = resolveSource(positionals[0]);
   checkSupported(resolved.config);
-  if (resolved.config.backbone) usage(`${resolved.name}: hybrid backbones are not supported yet`);
   const stateDict = new VisionTransformer(resolved.config).params();
   if (values.json) {
     console.log(JSON.stringify({ name: resolved.name, state_dict: stateDict, pretrained_cfg: resolved.pretrainedCfg }));

@@ -37,7 +37,7 @@ export interface VitConfig {
   /** Options of other ViT families that are not implemented yet (reg tokens, pre-norm, map pooling, ...):
    *  any entry here makes createModel fail with VIT_E_UNSUPPORTED naming it. */
   unsupported: string[];
-  /** Hybrid CNN backbone (later issue); presence makes createModel fail with VIT_E_UNSUPPORTED for now. */
+  /** Hybrid CNN backbone (timm ResNetV2 / ResNet-D under HybridEmbed; lib/models/hybrid-embed.ts). */
   backbone?: Record<string, unknown>;
 }
 

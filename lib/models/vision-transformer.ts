@@ -4,6 +4,7 @@
 import type { GraphBuilder, Sym } from '../graph/builder.ts';
 import { Block } from './block.ts';
 import type { VitConfig } from './config.ts';
+import { HybridEmbed } from './hybrid-embed.ts';
 import { LayerNorm, Linear, type Param } from './layers.ts';
 import { PatchEmbed } from './patch-embed.ts';
 
@@ -17,7 +18,7 @@ export interface IntermediatesSpec {
 }
 
 export class VisionTransformer {
-  readonly patchEmbed: PatchEmbed;
+  readonly patchEmbed: PatchEmbed | HybridEmbed;
   readonly blocks: Block[];
   readonly norm: LayerNorm | null;
   readonly fcNorm: LayerNorm | null;
@@ -30,7 +31,9 @@ export class VisionTransformer {
   constructor(readonly cfg: VitConfig) {
     const D = cfg.embedDim;
     this.embedDim = D;
-    this.patchEmbed = new PatchEmbed(cfg.imgSize, cfg.patchSize, cfg.inChans, D, cfg.dynamicImgPad);
+    this.patchEmbed = cfg.backbone
+      ? new HybridEmbed(cfg.backbone, cfg.era, cfg.imgSize, cfg.patchSize, cfg.inChans, D, cfg.dynamicImgPad)
+      : new PatchEmbed(cfg.imgSize, cfg.patchSize, cfg.inChans, D, cfg.dynamicImgPad);
     this.numPrefixTokens = (cfg.classToken ? 1 : 0) + (cfg.distilled ? 1 : 0);
     const headDim = D / cfg.numHeads;
     const legacy = cfg.era === 'legacy';
@@ -55,6 +58,11 @@ export class VisionTransformer {
     const nf = this.numFeatures;
     this.head = cfg.numClasses > 0 ? new Linear('head', nf, cfg.numClasses) : null;
     this.headDist = cfg.distilled && cfg.numClasses > 0 ? new Linear('head_dist', D, cfg.numClasses) : null;
+  }
+
+  /** Input pixels per token (timm feature_info reduction): the patch size, or backbone stride x patch size. */
+  get reduction(): number {
+    return this.patchEmbed instanceof HybridEmbed ? this.patchEmbed.reduction : this.cfg.patchSize;
   }
 
   get numFeatures(): number {

@@ -17,7 +17,7 @@ function vit(patchSize: number, embedDim: number, depth: number, numHeads: numbe
   return () => ({ patchSize, embedDim, depth, numHeads, imgSize: sq(img), ...extra });
 }
 
-// ---- hybrid backbones (described for a later issue; the model builder rejects `backbone` for now) ----
+// ---- hybrid backbones (built by lib/models/hybrid-embed.ts) ----
 /** timm ResNetV2 (non-preact, 'same' stem, StdConv2dSame, GroupNorm 32). layers [] = stem only. */
 function resnetv2(layers: number[]): Record<string, unknown> {
   return {

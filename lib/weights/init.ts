@@ -19,16 +19,22 @@ export function initParam(key: string, shape: number[], seed: number, layerScale
   const leaf = key.split('.').pop();
   const isNorm = /(^|\.)(norm\d?|fc_norm|norm_pre)\.(weight|bias)$/.test(key);
   if (isNorm) return out.fill(leaf === 'weight' ? 1 : 0);
+  // Hybrid backbones: BatchNorm / GroupNorm scales 1, shifts and running means 0, running variances 1.
+  if (key.startsWith('patch_embed.backbone.') && shape.length <= 1) {
+    return out.fill(leaf === 'weight' || leaf === 'running_var' ? 1 : 0);
+  }
   if (leaf === 'bias') return out;
   if (leaf === 'gamma') return out.fill(layerScale ?? 1);
   const rand = mulberry32(seed);
+  // Backbone convs: timm's kaiming_normal_(fan_out, relu) scale, so activations keep their size through BN folds.
+  const std = key.startsWith('patch_embed.backbone.') && shape.length === 4 ? Math.sqrt(2 / (shape[0] * shape[2] * shape[3])) : 0.02;
   for (let i = 0; i < n; i += 2) {
     // Box-Muller, clipped at 2 sigma like trunc_normal_.
     const u = Math.max(rand(), 1e-12);
     const v = rand();
     const r = Math.sqrt(-2 * Math.log(u));
-    out[i] = Math.max(-2, Math.min(2, r * Math.cos(2 * Math.PI * v))) * 0.02;
-    if (i + 1 < n) out[i + 1] = Math.max(-2, Math.min(2, r * Math.sin(2 * Math.PI * v))) * 0.02;
+    out[i] = Math.max(-2, Math.min(2, r * Math.cos(2 * Math.PI * v))) * std;
+    if (i + 1 < n) out[i + 1] = Math.max(-2, Math.min(2, r * Math.sin(2 * Math.PI * v))) * std;
   }
   return out;
 }

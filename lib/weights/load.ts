@@ -83,14 +83,16 @@ export function loadTensors(raw: Map<string, CheckpointTensor>, model: VisionTra
       continue;
     }
     let shape = t.shape;
-    if (key === 'patch_embed.proj.weight' && shape.length < 4) {
+    if (key === 'patch_embed.proj.weight' && shape.length < 4 && !cfg.backbone) {
       // Old checkpoints with a linear patch projection [D, C*P*P]: view as conv [D, C, P, P].
       const P = cfg.patchSize;
       const n = shape.reduce((a, b) => a * b, 1);
       shape = [shape[0], n / shape[0] / (P * P), P, P];
       report.adapted.push(key);
     }
-    if (key === 'patch_embed.proj.weight' && shape.length === 4 && shape[1] !== cfg.inChans) {
+    // in_chans adaptation applies to the first conv: the patch projection, or a hybrid's backbone stem conv.
+    const firstConv = 'firstConv' in model.patchEmbed ? `${model.patchEmbed.firstConv}.weight` : 'patch_embed.proj.weight';
+    if (key === firstConv && shape.length === 4 && shape[1] !== cfg.inChans) {
       const a = adaptInputConv(cfg.inChans, toFloat32(t.read(), t.dtype), shape);
       report.adapted.push(key);
       if (!sameShape(a.shape, want)) problems.push(`'${key}': checkpoint ${fmt(t.shape)} cannot become ${fmt(want)}`);
