@@ -184,13 +184,15 @@ test('bad images give per-image typed errors (ImageError, VIT_E_IMAGE, reason)',
   const jpg = readFileSync(join(DIR, 'images', 'rocket.jpg'));
   const truncJpg = join(dir, 'trunc.jpg');
   writeFileSync(truncJpg, jpg.subarray(0, jpg.length >> 1));
+  const headerOnly = join(dir, 'header.png');
+  writeFileSync(headerOnly, png.subarray(0, 20));
   const bomb = join(dir, 'bomb.png');
   writeFileSync(bomb, bombPng(50000, 50000));
-  const inputs = [good, empty, text, truncPng, truncJpg, bomb, join(dir, 'missing.png'), { data: new Uint8Array(5), width: 2, height: 2 }, good];
+  const inputs = [good, empty, text, truncPng, truncJpg, bomb, join(dir, 'missing.png'), { data: new Uint8Array(5), width: 2, height: 2 }, headerOnly, good];
   const dc = resolveDataConfig({ input_size: [3, 32, 32] });
   const r = await preprocessSettled(inputs, dc);
   const reasons = r.map((x) => (x.ok ? 'ok' : x.error.reason));
-  t.deepEqual(reasons, ['ok', 'empty', 'unsupported_format', 'truncated', 'truncated', 'too_large', 'not_found', 'invalid_raw', 'ok']);
+  t.deepEqual(reasons, ['ok', 'empty', 'unsupported_format', 'truncated', 'truncated', 'too_large', 'not_found', 'invalid_raw', 'truncated', 'ok']);
   for (const [i, x] of r.entries()) {
     if (x.ok) continue;
     t.true(x.error instanceof ImageError);

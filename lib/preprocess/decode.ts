@@ -83,27 +83,48 @@ async function decodeEncoded(bytes: Uint8Array, source: string, opts: DecodeOpti
     const raw = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: info.channels };
     return cmyk && info.channels === 4 ? cmykToRgb(raw) : toRgb(raw);
   } catch (err) {
-    throw classify(err, source, limit);
+    throw await classify(err, bytes, source, limit);
   }
 }
 
-function classify(err: unknown, source: string, limit: number): ImageError {
+/**
+ * Why a decode failed. libvips' error text is process-global (concurrent decodes can mix or lose messages), so
+ * the reason comes from the bytes where possible: the header (size), and the PNG / JPEG end markers.
+ */
+async function classify(err: unknown, bytes: Uint8Array, source: string, limit: number): Promise<ImageError> {
   if (err instanceof ImageError) return err;
-  const msg = (err as Error)?.message ?? String(err);
-  const m = msg.toLowerCase();
-  let reason: ImageErrorReason = 'corrupt';
-  let text = `cannot decode image: ${msg.split('\n')[0]}`;
-  if (m.includes('pixel limit')) {
-    reason = 'too_large';
-    text = `image exceeds the pixel limit of ${limit} (limitInputPixels; a decompression bomb?): ${msg.split('\n')[0]}`;
-  } else if (m.includes('unsupported image format')) {
-    reason = 'unsupported_format';
-    text = 'not an image, or a format sharp cannot decode';
-  } else if (/premature end|truncat|end of (file|data|stream|input)|not enough data|read error|unexpected end|eof/.test(m)) {
-    reason = 'truncated';
-    text = `image data is truncated: ${msg.split('\n')[0]}`;
+  const msg = ((err as Error)?.message ?? String(err)).split('\n')[0];
+  let meta: sharp.Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch {
+    const png = bytes.length >= 4 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
+    const jpeg = bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
+    if (png || jpeg) return new ImageError('truncated', source, `image data is truncated inside the ${png ? 'PNG' : 'JPEG'} header: ${msg}`, { cause: err });
+    return new ImageError('unsupported_format', source, 'not an image, or a format sharp cannot decode', { cause: err });
   }
-  return new ImageError(reason, source, text, { cause: err });
+  const w = meta.autoOrient?.width ?? meta.width ?? 0;
+  const h = meta.autoOrient?.height ?? meta.height ?? 0;
+  if (limit && w * h > limit) {
+    return new ImageError('too_large', source, `image is ${w}x${h}, over the pixel limit of ${limit} (limitInputPixels; a decompression bomb?)`, { cause: err });
+  }
+  const truncated =
+    meta.format === 'png' ? !hasPngEnd(bytes) : meta.format === 'jpeg' ? !hasJpegEnd(bytes) : /premature end|truncat|end of (file|data|stream|input)|not enough data|unexpected end/i.test(msg);
+  if (truncated) return new ImageError('truncated', source, `image data is truncated (${meta.format}): ${msg}`, { cause: err });
+  return new ImageError('corrupt', source, `cannot decode image (${meta.format}): ${msg}`, { cause: err });
+}
+
+function hasPngEnd(b: Uint8Array): boolean {
+  // ... 'IEND' + CRC as the last chunk
+  const n = b.length;
+  return n >= 12 && b[n - 8] === 0x49 && b[n - 7] === 0x45 && b[n - 6] === 0x4e && b[n - 5] === 0x44;
+}
+
+function hasJpegEnd(b: Uint8Array): boolean {
+  // EOI (FF D9), allowing trailing padding bytes some writers append
+  let n = b.length;
+  while (n > 2 && (b[n - 1] === 0 || b[n - 1] === 0x0a || b[n - 1] === 0x0d || b[n - 1] === 0x20)) n--;
+  return n >= 2 && b[n - 2] === 0xff && b[n - 1] === 0xd9;
 }
 
 function fromRaw(raw: RawPixels, source: string): RawImage {
