@@ -6,6 +6,7 @@ import { defaultThreads, VitModel } from './model.ts';
 import { VisionTransformer } from './models/vision-transformer.ts';
 import { createOptionsSchema, parseOptions, type CreateModelOptions } from './options.ts';
 import { checkSupported, resolveConfig, resolveModel, type HfConfig, type ResolvedModel } from './registry/index.ts';
+import { resolvePretrainedSource } from './hub/pretrained.ts';
 import { initParams } from './weights/init.ts';
 import { loadCheckpoint, type LoadReport } from './weights/load.ts';
 
@@ -54,15 +55,17 @@ export interface CreatedModel extends VitModel {
 
 /**
  * Builds a model. `source`: a registry name ('vit_base_patch16_224', 'deit_tiny_patch16_224.fb_in1k',
- * 'legacy:vit_small_patch16_224'), a timm / HF config object, or a path to a config.json.
- * Without `checkpoint` the weights are a seeded random initialisation (benchmarks, smoke tests).
+ * 'legacy:vit_small_patch16_224'), a timm / HF config object, a path to a config.json, a Hugging Face repo
+ * ('hf-hub:timm/vit_base_patch16_224.augreg2_in21k_ft_in1k[@revision]') or a model folder (config.json + weights);
+ * the last two load their weights unless `pretrained: false`. `pretrained: true` on a name downloads its default
+ * tag's weights (HF cache; HF_HUB_OFFLINE, HF_TOKEN, HF_ENDPOINT honoured). `checkpoint` (safetensors, .pth, .bin,
+ * .npz) always wins. Without any weights: a seeded random initialisation (benchmarks, smoke tests).
  */
 export async function createModel(source: ModelSource, options: CreateModelOptions = {}): Promise<CreatedModel> {
   const o = parseOptions(createOptionsSchema, options, 'createModel options');
-  if (o.pretrained) {
-    throw new VitError('VIT_E_UNSUPPORTED', 'pretrained: true (hub downloads) is not supported yet; download the weights and pass { checkpoint }');
-  }
-  const resolved = resolveSource(source, options);
+  // hf-hub:org/name, model folders, { pretrained: true }: config and weights (downloaded into the HF cache)
+  const src = await resolvePretrainedSource(source, options);
+  const resolved = resolveSource(src.source, { ...options, checkpoint: src.checkpoint });
   const cfg = resolved.config;
   checkSupported(cfg);
   const device = deviceSpec(o.device, o.dtype, o.tf32);
@@ -71,8 +74,8 @@ export async function createModel(source: ModelSource, options: CreateModelOptio
   const seed = o.seed ?? 0;
   let report: LoadReport | undefined;
   try {
-    if (o.checkpoint) {
-      report = loadCheckpoint(o.checkpoint, module, store, seed);
+    if (src.checkpoint) {
+      report = loadCheckpoint(src.checkpoint, module, store, seed);
     } else {
       for (const p of initParams(module.params(), seed, cfg.initValues)) store.set(p.key, p.shape, p.data);
     }

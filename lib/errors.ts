@@ -10,6 +10,9 @@ export type VitErrorCode =
   | 'VIT_E_CUDA'
   | 'VIT_E_OOM'
   | 'VIT_E_IO'
+  | 'VIT_E_NETWORK'
+  | 'VIT_E_AUTH'
+  | 'VIT_E_NOT_FOUND'
   | 'VIT_E_IMAGE'
   | 'VIT_E_INTERNAL';
 

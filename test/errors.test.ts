@@ -92,7 +92,6 @@ test('unknown and invalid options (zod, VIT_E_ARGUMENT)', async (t) => {
   await rejects(t, createModel('deit_tiny_patch16_224', { globalPool: 'mean' as never }), 'VIT_E_ARGUMENT', /globalPool/);
   await rejects(t, createModel('deit_tiny_patch16_224', { device: 'gpu' }), 'VIT_E_ARGUMENT', /device/);
   await rejects(t, createModel('deit_tiny_patch16_224', { dtype: 'float16' }), 'VIT_E_UNSUPPORTED', /CUDA-only/);
-  await rejects(t, createModel('deit_tiny_patch16_224', { pretrained: true }), 'VIT_E_UNSUPPORTED');
   const m = await basic();
   t.teardown(() => m.dispose());
   await rejects(t, m.forwardIntermediates(x(), { indicies: [0] } as never), 'VIT_E_ARGUMENT', /indicies/);
