@@ -1,13 +1,19 @@
 // vitnode describe | list | doctor.
+import { existsSync } from 'node:fs';
 import { backends } from '../backends.ts';
 import { resolveSource } from '../create-model.ts';
 import { VisionTransformer } from '../models/vision-transformer.ts';
 import { checkSupported, listModels } from '../registry/index.ts';
 import { parse, usage } from './args.ts';
+import { describeCheckpoint } from './checkpoint.ts';
+
+/** A weights file or model folder (anything on disk but a config.json). */
+const isCheckpointPath = (p: string) => !p.endsWith('.json') && existsSync(p);
 
 export async function describeCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, { json: { type: 'boolean', default: false } }, true);
-  if (positionals.length !== 1) usage('describe takes one model name or config.json path');
+  if (positionals.length !== 1) usage('describe takes one model name, config.json path or checkpoint path');
+  if (isCheckpointPath(positionals[0])) return describeCheckpoint(positionals[0], values.json);
   const resolved = resolveSource(positionals[0]);
   checkSupported(resolved.config);
   const stateDict = new VisionTransformer(resolved.config).params();

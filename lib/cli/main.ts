@@ -2,6 +2,7 @@
 // vitnode command line: run | describe | list | bench | doctor. Errors: one line on stderr, exit code 1 (2 for usage).
 import { VitError } from '../errors.ts';
 import { benchCommand } from './bench.ts';
+import { convertCommand } from './checkpoint.ts';
 import { describeCommand, doctorCommand, listCommand } from './info.ts';
 import { runCommand } from './run.ts';
 import { classifyCommand, embedCommand, featuresCommand, preprocessCommand } from './images.ts';
@@ -12,6 +13,9 @@ const USAGE = `usage: vitnode <command> [options]
             [--outputs logits,features,pre_logits,intermediates] [--device cpu|cuda[:N]]
             [--dtype float32|float16|bfloat16] [--threads N]
   describe  <name|config.json> [--json]        state_dict keys/shapes and pretrained cfg
+  describe  <checkpoint|model dir> [--json]    keys, shapes, dtypes in a .safetensors/.pth/.bin/.npz; which architectures it fits
+  convert   <in.pth|in.bin|in.npz|dir> <out.safetensors> [--model <name|config.json> [--num-classes N] [--img-size S] [--in-chans C]]
+            timm key rules only (dtypes kept); with --model: timm's whole filter for that model, float32
   list      [pattern]                          registry names (fnmatch pattern, e.g. 'deit_*', 'legacy:*')
   bench     <name|config.json> [--batch B] [--threads T] [--seconds S] [--checkpoint f] [--device d] [--dtype t] [--json]
   doctor                                       which backends work here, and why not
@@ -25,6 +29,7 @@ const USAGE = `usage: vitnode <command> [options]
 const commands: Record<string, (argv: string[]) => Promise<void>> = {
   run: runCommand,
   describe: describeCommand,
+  convert: convertCommand,
   list: listCommand,
   bench: benchCommand,
   doctor: doctorCommand,
