@@ -166,7 +166,7 @@ function groupNormRef(x: Arr, [B, C, ...rest]: number[], G: number, g: Arr, b: A
 
 test('group_norm: groups, eps, fused residual and relu; relu', (t) => {
   for (const [shape, G, withRes, relu] of [[[2, 12, 5, 3], 4, false, true], [[1, 8, 7, 7], 8, true, true], [[3, 6, 4, 1], 1, true, false], [[2, 32, 3, 3], 32, false, false]] as const) {
-    const n = shape.reduce((a, b) => a * b, 1);
+    const n = (shape as readonly number[]).reduce((a, b) => a * b, 1);
     const C = shape[1];
     const x = randn(n, 7, 3);
     const g = randn(C, 8);
