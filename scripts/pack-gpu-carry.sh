@@ -21,6 +21,11 @@ rm -rf "$OUT" "$STAGE" && mkdir -p "$OUT" && mkdir -p "$STAGE/build/Release" "$S
 echo "== native addon (CUDA archs: $ARCHS)"
 command -v nvcc >/dev/null || { echo "nvcc not found: the carry needs a CUDA build" >&2; exit 1; }
 BUILD="$WORK/cmake"
+if grep -q -- "--use_fast_math=false" CMakeLists.txt; then
+  echo "CMakeLists.txt passes --use_fast_math=false, which nvcc rejects ('no argument expected'); remove it" \
+       "(fast math is off unless --use_fast_math is given)" >&2
+  exit 1
+fi
 if [ "$ARCHS" = default ]; then
   npx cmake-js compile --out "$BUILD"
 else
