@@ -90,6 +90,7 @@ export function mapJax(file: ByteFile, zip: ZipArchive, arrays: Map<string, NpyA
     const qkv = ['query', 'key', 'value'];
     if (qkv.every((n) => has(`${mha}${n}/kernel`))) {
       const parts = qkv.map((n) => n2p(`${mha}${n}/kernel`, false, idx)); // [D, H, hd] each
+      if (parts.some((p) => p.v.shape.length !== 3)) throw checkpointError(path, `block ${i}: query/key/value kernels are not [D, heads, head_dim]`);
       const D = parts[0].v.shape[0];
       const HD = numel(parts[0].v.shape.slice(1));
       if (parts.some((p) => p.v.shape[0] !== D || numel(p.v.shape.slice(1)) !== HD || p.a.dtype !== parts[0].a.dtype)) {

@@ -6,7 +6,7 @@
 // Tensors come out as views (offset, strides) of storages, materialised one at a time on read().
 import { checkpointError, type ByteFile } from './byte-file.ts';
 import { PickleTruncated, pyTypeName, unpickle, type PyValue } from './pickle.ts';
-import { StorageType, TorchStorage, TorchTensor, torchGlobal } from './torch-pickle.ts';
+import { checkView, StorageType, TorchStorage, TorchTensor, torchGlobal } from './torch-pickle.ts';
 import type { CheckpointTensor } from './load.ts';
 import { gather, isContiguous, numel, span } from './strided.ts';
 import { ZipArchive } from './zip.ts';
@@ -215,7 +215,8 @@ export function readTarPth(file: ByteFile): PthContents {
       const dims = file.read(r.end + 8, 16 * ndim + 8);
       const ints = Array.from({ length: 2 * ndim + 1 }, (_, j) => Number(dims.readBigInt64LE(8 * j)));
       const view = { shape: ints.slice(0, ndim), strides: ints.slice(ndim, 2 * ndim), offset: ints[2 * ndim] };
-      if (ints.some((x) => !Number.isSafeInteger(x) || x < 0) || span(view)[1] > storage.numel) throw checkpointError(p, 'tensor view outside its storage');
+      if (ints.some((x) => !Number.isSafeInteger(x) || x < 0)) throw checkpointError(p, 'tensor record has negative sizes');
+      checkView(view, storage, p);
       tensors.set(String(rec[0]), new TorchTensor(storage, view));
       pos = r.end + 8 + 16 * ndim + 8;
     }

@@ -41,39 +41,45 @@ export function span(v: View): [number, number] {
  */
 export function gather(src: Buffer, base: number, v: View, es: number): Buffer {
   const n = numel(v.shape);
-  const out = Buffer.allocUnsafe(n * es);
-  if (n === 0) return out;
+  if (n === 0) return Buffer.alloc(0);
   const nd = v.shape.length;
-  if (nd === 0 || isContiguous(v)) {
-    src.copy(out, 0, (v.offset - base) * es, (v.offset - base + n) * es);
-    return out;
-  }
+  if (nd === 0 || isContiguous(v)) return Buffer.from(src.subarray((v.offset - base) * es, (v.offset - base + n) * es));
+  // element-wise copies through typed arrays (word = 1, 2 or 4 bytes; 8-byte elements as two words)
+  const word = es % 4 === 0 ? 4 : es % 2 === 0 ? 2 : 1;
+  const per = es / word;
+  const aligned = (b: Buffer) => (b.byteOffset % word === 0 ? b : Buffer.from(b));
+  const view = (b: Buffer) => {
+    const a = aligned(b);
+    const arr = word === 4 ? new Uint32Array(a.buffer, a.byteOffset, a.length / 4)
+      : word === 2 ? new Uint16Array(a.buffer, a.byteOffset, a.length / 2) : new Uint8Array(a.buffer, a.byteOffset, a.length);
+    return { a, arr };
+  };
+  const { arr: si } = view(src);
+  const dst = Buffer.allocUnsafe(n * es);
+  const { a: outBuf, arr: so } = view(dst);
   const inner = v.shape[nd - 1];
-  const innerStride = v.strides[nd - 1];
+  const innerStride = v.strides[nd - 1] * per;
   const idx = new Array<number>(nd - 1).fill(0);
   let o = 0;
-  let start = v.offset - base;
+  let start = (v.offset - base) * per;
   for (;;) {
-    if (innerStride === 1) {
-      src.copy(out, o, start * es, (start + inner) * es);
-      o += inner * es;
+    if (per === 1) {
+      for (let j = 0, p = start; j < inner; j++, p += innerStride) so[o++] = si[p];
     } else {
-      for (let j = 0, p = start * es; j < inner; j++, p += innerStride * es) {
-        for (let b = 0; b < es; b++) out[o++] = src[p + b];
-      }
+      for (let j = 0, p = start; j < inner; j++, p += innerStride) for (let w = 0; w < per; w++) so[o++] = si[p + w];
     }
     // odometer over the outer dims
     let d = nd - 2;
     for (; d >= 0; d--) {
       idx[d]++;
-      start += v.strides[d];
+      start += v.strides[d] * per;
       if (idx[d] < v.shape[d]) break;
-      start -= v.strides[d] * v.shape[d];
+      start -= v.strides[d] * per * v.shape[d];
       idx[d] = 0;
     }
     if (d < 0) break;
   }
-  return out;
+  return outBuf;
 }
 
 /** Reverses the bytes of each element in place (big-endian .npy data). */

@@ -71,16 +71,24 @@ function intList(v: PyValue, what: string, ctx: string): number[] {
   return v.map((x) => intArg(x, what, ctx));
 }
 
-export function rebuildTensor(args: PyValue[], ctx: string): TorchTensor {
-  const [storage, offset, size, stride] = args;
-  if (!(storage instanceof TorchStorage)) throw new VitError('VIT_E_CHECKPOINT', `${ctx}: tensor rebuilt from a ${storage === null ? 'None' : typeof storage} instead of a storage`);
-  const view: View = { offset: intArg(offset, 'storage offset', ctx), shape: intList(size, 'size', ctx), strides: intList(stride, 'stride', ctx) };
+/** A view must lie inside its storage; broadcast (stride 0) views may repeat elements, but not without bound. */
+export function checkView(view: View, storage: TorchStorage, ctx: string): void {
   if (view.shape.length !== view.strides.length) throw new VitError('VIT_E_CHECKPOINT', `${ctx}: size and stride have different lengths`);
-  if (numel(view.shape) > 2 ** 40) throw new VitError('VIT_E_CHECKPOINT', `${ctx}: tensor of ${numel(view.shape)} elements`);
+  const n = numel(view.shape);
+  if (n > 2 ** 40 || n > 64 * Math.max(storage.numel, 1)) {
+    throw new VitError('VIT_E_CHECKPOINT', `${ctx}: a ${n}-element view of a ${storage.numel}-element storage`);
+  }
   const [, hi] = span(view);
   if (hi > storage.numel) {
     throw new VitError('VIT_E_CHECKPOINT', `${ctx}: tensor view [offset ${view.offset}, size (${view.shape}), stride (${view.strides})] reaches element ${hi - 1} of a ${storage.numel}-element storage`);
   }
+}
+
+export function rebuildTensor(args: PyValue[], ctx: string): TorchTensor {
+  const [storage, offset, size, stride] = args;
+  if (!(storage instanceof TorchStorage)) throw new VitError('VIT_E_CHECKPOINT', `${ctx}: tensor rebuilt from a ${storage === null ? 'None' : typeof storage} instead of a storage`);
+  const view: View = { offset: intArg(offset, 'storage offset', ctx), shape: intList(size, 'size', ctx), strides: intList(stride, 'stride', ctx) };
+  checkView(view, storage, ctx);
   return new TorchTensor(storage, view);
 }
 

@@ -19,6 +19,8 @@ const EOCD64_LOCATOR = 0x07064b50;
 const CDH = 0x02014b50;
 const LFH = 0x04034b50;
 
+const MAX_OUT = 2 ** 31 - 1;
+
 export const isZip = (head: Buffer) => head.length >= 4 && head.readUInt32LE(0) === LFH;
 
 export class ZipArchive {
@@ -118,7 +120,9 @@ export class ZipArchive {
     let out = raw;
     if (entry.method === 8) {
       try {
-        out = inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.size) });
+        // one output chunk of the expected size: no chunk list + concat (half the transient memory)
+        const cap = Math.max(1, Math.min(entry.size, MAX_OUT));
+        out = inflateRawSync(raw, { maxOutputLength: cap, chunkSize: Math.max(64 * 1024, Math.min(cap + 1, 1 << 30)) });
       } catch (err) {
         throw checkpointError(this.file.path, `zip entry '${entry.name}' does not inflate: ${(err as Error).message}`);
       }
@@ -135,7 +139,7 @@ export class ZipArchive {
     }
     if (entry.method === 0) return this.file.read(this.dataOffset(entry) + start, len, `zip entry '${entry.name}'`);
     const all = this.read(entry);
-    return start === 0 && len === all.length ? all : Buffer.from(all.subarray(start, start + len));
+    return all.subarray(start, start + len);
   }
 
   /** The first bytes of an entry (deflated entries: a partial inflate), for headers. */
@@ -144,7 +148,7 @@ export class ZipArchive {
     if (entry.method === 0) return this.readRange(entry, 0, n);
     const raw = this.file.read(this.dataOffset(entry), Math.min(entry.compressedSize, len + 1024), `zip entry '${entry.name}'`);
     try {
-      const out = inflateRawSync(raw, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: Math.max(1, entry.size) });
+      const out = inflateRawSync(raw, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: Math.max(1, Math.min(entry.size, MAX_OUT)) });
       return out.subarray(0, n);
     } catch (err) {
       throw checkpointError(this.file.path, `zip entry '${entry.name}' does not inflate: ${(err as Error).message}`);
