@@ -60,15 +60,18 @@ export function openCheckpoint(path: string): Checkpoint {
       }
       throw checkpointError(path, 'a zip archive that is neither a PyTorch checkpoint (data.pkl) nor an .npz (.npy arrays)');
     }
-    if (head.length >= 9 && head[8] === 0x7b && head.readBigUInt64LE(0) < BigInt(file.size)) {
+    if (isTar(head)) return done(file, readTarPth(file));
+    const named = /\.safetensors$/i.test(path);
+    const looksSt = head.length >= 9 && head[8] === 0x7b && head.readBigUInt64LE(0) < BigInt(file.size);
+    if (!looksSt && !named && head[0] === 0x80) return done(file, readLegacyPth(file));
+    // content that is nothing else but a .safetensors name: the safetensors parser says precisely what is wrong
+    if (looksSt || named) {
       file.close();
       const st = openSafetensors(path);
       const tensors = new Map<string, CheckpointTensor>();
       for (const e of st.entries.values()) tensors.set(e.name, { shape: e.shape, dtype: e.dtype, read: () => st.read(e.name) });
       return { path, format: 'safetensors', tensors, skipped: [], close: () => st.close() };
     }
-    if (isTar(head)) return done(file, readTarPth(file));
-    if (head[0] === 0x80) return done(file, readLegacyPth(file));
     throw checkpointError(path, 'unrecognised checkpoint format (expected safetensors, a PyTorch .pth/.bin, or an .npz)');
   } catch (err) {
     file.close();
