@@ -35,6 +35,10 @@ torch.save(ckpt, out + 'views.pth')
 torch.save(ckpt, out + 'views_legacy.pth', _use_new_zipfile_serialization=False)
 save_file({k: v.detach().clone().contiguous() for k, v in sd.items() if v.is_floating_point()}, out + 'views.expected.safetensors')
 
+# timm train checkpoints: EMA weights preferred over 'state_dict' (timm load_state_dict, use_ema=True)
+torch.save({'state_dict': {'w': torch.zeros(3)}, 'state_dict_ema': {'w': torch.ones(3)}, 'epoch': 1}, out + 'ema_timm.pth')
+torch.save({'model': {'w': torch.zeros(3)}, 'model_ema': {'w': torch.full((3,), 2.0)}}, out + 'ema_model.pth')
+
 # --- pre-0.4 tar format, as legacy_load reads it ---------------------------------------------------------------
 storages, tensor_recs = {}, []
 def skey(t):

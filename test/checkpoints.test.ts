@@ -45,6 +45,14 @@ for (const [file, format, container] of [['views.pth', 'pth-zip', 'state_dict'],
   });
 }
 
+test('containers: state_dict_ema / model_ema win over state_dict / model (timm load_state_dict, use_ema=True)', (t) => {
+  for (const [file, container, value] of [['ema_timm.pth', 'state_dict_ema', 1], ['ema_model.pth', 'model_ema', 2]] as const) {
+    const { c, values } = readAll(join(PTH, file));
+    t.is(c.container, container);
+    t.deepEqual([...values.get('w')!.data], [value, value, value]);
+  }
+});
+
 test('vit_basic_fp16.pth: f16 storages widen exactly; logits within the reduced-precision tolerance, same classes', async (t) => {
   const f16 = readAll(join(PARITY, 'modern', 'vit_basic_fp16.pth')).values;
   const f32 = readSafetensors(basicCheckpoint);
