@@ -46,7 +46,8 @@ export interface NativeWeightStore {
 }
 
 export interface NativeProgram {
-  /** One async call off the event loop; resolves with the graph's outputs in order. */
+  /** One async call off the event loop; resolves with the graph's outputs in order. The inputs are read in
+   *  place (no copy): do not modify or transfer them until the Promise settles. */
   run(inputs: Float32Array[], threads?: number): Promise<NativeOutput[]>;
   /** Blocking twin for tests and tiny load-time ops. */
   runSync(inputs: Float32Array[], threads?: number): NativeOutput[];

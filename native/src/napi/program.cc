@@ -1,4 +1,4 @@
-// JS handle over a compiled Program. run() is one AsyncWorker: inputs are copied into the baton (no N-API
+// JS handle over a compiled Program. run() is one AsyncWorker: inputs are referenced, not copied (no N-API
 // calls in Execute), results become Float32Arrays in OnOK.
 #include <napi.h>
 
@@ -13,13 +13,11 @@ namespace vit::napi {
 
 namespace {
 
+// Inputs are read in place by the worker: the Float32Arrays stay referenced (alive) until the run completes,
+// so a batch is never copied on the JS thread.
 struct Inputs {
-  std::vector<std::vector<float>> data;
-  std::vector<const float*> ptrs() const {
-    std::vector<const float*> p;
-    for (const auto& d : data) p.push_back(d.data());
-    return p;
-  }
+  std::vector<const float*> ptrs;
+  std::vector<Napi::ObjectReference> refs;  // released on the JS thread when the worker is destroyed
 };
 
 Inputs inputs_from_js(Napi::Env env, const Napi::Value& v, const Program& prog) {
@@ -38,7 +36,8 @@ Inputs inputs_from_js(Napi::Env env, const Napi::Value& v, const Program& prog) 
     if (f.ElementLength() != n)
       throw make_error(env, "VIT_E_SHAPE", "input " + std::to_string(i) + " has " + std::to_string(f.ElementLength()) +
                                                " elements, the program expects " + std::to_string(n));
-    in.data.emplace_back(f.Data(), f.Data() + n);
+    in.ptrs.push_back(f.Data());
+    in.refs.push_back(Napi::Persistent(f.As<Napi::Object>()));
   }
   return in;
 }
@@ -68,7 +67,7 @@ class RunWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      out_ = prog_->run(in_.ptrs(), threads_);
+      out_ = prog_->run(in_.ptrs, threads_);
     } catch (const vit::error& e) {
       code_ = error_code_name(e.code());
       SetError(e.what());
@@ -138,7 +137,7 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
     auto prog = program(env);
     Inputs in = inputs_from_js(env, info[0], *prog);
     int threads = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 0;
-    auto out = guarded(env, [&] { return prog->run(in.ptrs(), threads); });
+    auto out = guarded(env, [&] { return prog->run(in.ptrs, threads); });
     return outputs_to_js(env, *prog, out);
   }
   Napi::Value ArenaBytes(const Napi::CallbackInfo& info) {
