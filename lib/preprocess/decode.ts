@@ -4,7 +4,13 @@
 // applied by default (PIL / timm do not: pass `autoOrient: false` for timm's exact behaviour).
 // Every failure is an ImageError (code VIT_E_IMAGE) with a machine-readable `reason`.
 import { readFile } from 'node:fs/promises';
-import sharp from 'sharp';
+import type Sharp from 'sharp';
+
+// sharp is loaded on first use: the tensor API (and GPU-only deployments) work without it installed.
+let sharpModule: typeof Sharp | undefined;
+async function loadSharp(): Promise<typeof Sharp> {
+  return (sharpModule ??= (await import('sharp')).default);
+}
 import { VitError } from '../errors.ts';
 import type { RawImage } from './resample.ts';
 
@@ -76,7 +82,7 @@ async function decodeEncoded(bytes: Uint8Array, source: string, opts: DecodeOpti
   if (bytes.byteLength === 0) throw new ImageError('empty', source, 'the image is empty (0 bytes)');
   const limit = opts.limitInputPixels ?? DEFAULT_PIXEL_LIMIT;
   try {
-    const img = sharp(bytes, { limitInputPixels: limit, failOn: 'error', ignoreIcc: true, autoOrient: opts.autoOrient ?? true, pages: 1 });
+    const img = (await loadSharp())(bytes, { limitInputPixels: limit, failOn: 'error', ignoreIcc: true, autoOrient: opts.autoOrient ?? true, pages: 1 });
     const cmyk = (await img.metadata()).space === 'cmyk';
     if (cmyk) img.toColourspace('cmyk');
     const { data, info } = await img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
@@ -94,9 +100,9 @@ async function decodeEncoded(bytes: Uint8Array, source: string, opts: DecodeOpti
 async function classify(err: unknown, bytes: Uint8Array, source: string, limit: number): Promise<ImageError> {
   if (err instanceof ImageError) return err;
   const msg = ((err as Error)?.message ?? String(err)).split('\n')[0];
-  let meta: sharp.Metadata;
+  let meta: Sharp.Metadata;
   try {
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+    meta = await (await loadSharp())(bytes, { limitInputPixels: false }).metadata();
   } catch {
     const png = bytes.length >= 4 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
     const jpeg = bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
