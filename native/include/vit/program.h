@@ -31,11 +31,20 @@ struct DeviceSpec {
   bool tf32 = false;
 };
 
+// Mean time per run of one node (or of a transfer phase, op "stage_inputs" / "h2d" / "d2h" / "outputs").
+struct ProfileEntry {
+  std::string name, op;
+  double ms = 0;
+  int64_t runs = 0;
+};
+
 class Executor {
  public:
   virtual ~Executor() = default;
   // inputs: one pointer per graph input (float32, graph shape). Outputs in graph order.
   virtual std::vector<HostTensor> run(const std::vector<const float*>& inputs, int threads) = 0;
+  // Per-node times when the backend profiles (CUDA with VITNODE_CUDA_PROFILE=1); empty otherwise.
+  virtual std::vector<ProfileEntry> profile() const { return {}; }
 };
 
 std::unique_ptr<Executor> make_cpu_executor(const Graph& g, const Plan& p, std::shared_ptr<WeightStore> w);
@@ -47,6 +56,7 @@ class Program {
  public:
   Program(Graph g, std::shared_ptr<WeightStore> w, const DeviceSpec& dev);
   std::vector<HostTensor> run(const std::vector<const float*>& inputs, int threads);
+  std::vector<ProfileEntry> profile() const { return exec_->profile(); }
   const Graph& graph() const { return graph_; }
   const Plan& plan() const { return plan_; }
 

@@ -4,6 +4,7 @@
 
 #include "cuda/common.cuh"
 #include "cuda/context.h"
+#include "cuda/host-stage.h"
 
 namespace vit::cuda {
 
@@ -134,29 +135,8 @@ DeviceBuffer::~DeviceBuffer() {
 
 // ---- weights ----
 
-namespace {
 
-uint16_t f32_to_bf16_bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu)) return static_cast<uint16_t>((u >> 16) | 0x40);  // NaN
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return static_cast<uint16_t>(u >> 16);
-}
-
-}  // namespace
-
-void convert_host(const float* src, void* dst, size_t n, DType dtype) {
-  if (dtype == DType::F32) {
-    std::memcpy(dst, src, n * sizeof(float));
-  } else if (dtype == DType::F16) {
-    auto* d = static_cast<__half*>(dst);
-    for (size_t i = 0; i < n; ++i) d[i] = __float2half_rn(src[i]);
-  } else {
-    auto* d = static_cast<uint16_t*>(dst);
-    for (size_t i = 0; i < n; ++i) d[i] = f32_to_bf16_bits(src[i]);
-  }
-}
+void convert_host(const float* src, void* dst, size_t n, DType dtype) { host_from_f32_parallel(src, dst, n, dtype); }
 
 const void* DeviceWeights::upload(const std::string& cache_key, const std::vector<float>& host) {
   std::vector<unsigned char> conv(host.size() * dtype_size(dtype_));
