@@ -52,7 +52,17 @@ export interface NativeProgram {
   /** Blocking twin for tests and tiny load-time ops. */
   runSync(inputs: Float32Array[], threads?: number): NativeOutput[];
   arenaBytes(): number;
+  /** Mean ms per run of every node (and of the transfer phases) when the CUDA backend profiles
+   *  (env VITNODE_CUDA_PROFILE=1: eager runs, events around every op); [] otherwise. */
+  profile(): NativeProfileEntry[];
   dispose(): void;
+}
+
+export interface NativeProfileEntry {
+  name: string;
+  op: string;
+  ms: number;
+  runs: number;
 }
 
 export interface CudaStatus {

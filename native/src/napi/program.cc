@@ -100,6 +100,7 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
                                    {InstanceMethod("run", &ProgramWrap::Run),
                                     InstanceMethod("runSync", &ProgramWrap::RunSync),
                                     InstanceMethod("arenaBytes", &ProgramWrap::ArenaBytes),
+                                    InstanceMethod("profile", &ProgramWrap::Profile),
                                     InstanceMethod("dispose", &ProgramWrap::Dispose)});
     exports.Set("Program", f);
     return exports;
@@ -142,6 +143,21 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
   }
   Napi::Value ArenaBytes(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(program(info.Env())->plan().arena_floats * 4));
+  }
+  // [{name, op, ms, runs}]: mean time per run of every node (CUDA with VITNODE_CUDA_PROFILE=1; else []).
+  Napi::Value Profile(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto entries = program(env)->profile();
+    Napi::Array a = Napi::Array::New(env, entries.size());
+    for (size_t i = 0; i < entries.size(); ++i) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", entries[i].name);
+      o.Set("op", entries[i].op);
+      o.Set("ms", entries[i].ms);
+      o.Set("runs", static_cast<double>(entries[i].runs));
+      a.Set(static_cast<uint32_t>(i), o);
+    }
+    return a;
   }
   // A run in flight keeps its own reference; memory goes when it finishes.
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
