@@ -5,6 +5,10 @@
 # *.jsonl. A global time guard (GPU_CHECK_BUDGET_S, default 450 s) skips what no longer fits, so partial
 # results are always written.
 #   run tool:  command "bash scripts/gpu-check.sh", carry [".gpu-carry"], timeout_s 540
+# GPU_CHECK_QUICK=1 (~200 s; budget 230 s): the checks (60 s), then vit_base / vit_small / deit_tiny in bfloat16
+# and float16 at batch 1 and 256 for vitnode and timm eager, one profiled vitnode run (vit_base bf16 b256 ->
+# profile.{json,md}), torch.compile vit_base bf16 b256 last.
+#   run tool:  command "GPU_CHECK_QUICK=1 bash scripts/gpu-check.sh", carry [".gpu-carry"], timeout_s 280
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -12,7 +16,18 @@ OUTDIR="${OUT:-$ROOT/gpu-out}"
 mkdir -p "$OUTDIR"
 exec > >(tee -a "$OUTDIR/gpu-check.log") 2>&1
 START=$(date +%s)
-BUDGET="${GPU_CHECK_BUDGET_S:-450}"
+QUICK="${GPU_CHECK_QUICK:-}"
+[ "$QUICK" = 0 ] && QUICK=""
+if [ -n "$QUICK" ]; then
+  BUDGET="${GPU_CHECK_BUDGET_S:-230}"
+  CHECKS_S=60
+  Q_MODELS="vit_base_patch16_224 vit_small_patch16_224 deit_tiny_patch16_224"
+  Q_DTYPES="bfloat16 float16"
+  Q_BATCHES="256 1"
+else
+  BUDGET="${GPU_CHECK_BUDGET_S:-450}"
+  CHECKS_S=80
+fi
 END=$((START + BUDGET))
 left() { echo $((END - $(date +%s))); }
 stage() { echo; echo "== [$(($(date +%s) - START)) s] $*"; }
@@ -70,9 +85,9 @@ if [ -n "$NODE" ]; then
     | tee "$OUTDIR/backends.json"
 fi
 
-stage "CUDA checks (per-op vs CPU, parity fixtures, digits) — budget 80 s"
+stage "CUDA checks (per-op vs CPU, parity fixtures, digits) — budget $CHECKS_S s"
 if [ -n "$NODE" ]; then
-  CHECKS_DEADLINE_MS=$(( ($(date +%s) + 80) * 1000 )) timeout $(( 100 < $(left) ? 100 : $(left) )) \
+  CHECKS_DEADLINE_MS=$(( ($(date +%s) + CHECKS_S) * 1000 )) timeout $(( CHECKS_S + 20 < $(left) ? CHECKS_S + 20 : $(left) )) \
     env LD_LIBRARY_PATH="$NODE_LD" "$NODE" bench/gpu/run-checks.mjs "$OUTDIR" | tail -n 60
   echo "checks exit: ${PIPESTATUS[0]}"
   [ -f "$OUTDIR/cuda-checks.md" ] && grep -E "passed|FAIL|\*\*NO\*\*" "$OUTDIR/cuda-checks.md" | head -40
@@ -88,8 +103,46 @@ VR="$OUTDIR/vitnode-results.jsonl"
 rm -f "$TR" "$VR"
 
 stage "prepare: timm random-init weights + reference logits"
-timeout $(( 90 < $(left) ? 90 : $(left) )) "$PY" bench/gpu/torch_bench.py prepare --weights "$W" --out "$TR"
+if [ -n "$QUICK" ]; then
+  # shellcheck disable=SC2086
+  timeout $(( 60 < $(left) ? 60 : $(left) )) "$PY" bench/gpu/torch_bench.py prepare --weights "$W" --out "$TR" --models $Q_MODELS
+else
+  timeout $(( 90 < $(left) ? 90 : $(left) )) "$PY" bench/gpu/torch_bench.py prepare --weights "$W" --out "$TR"
+fi
 timeout 30 "$PY" bench/gpu/torch_bench.py peak --weights "$W" --out "$TR"
+
+if [ -n "$QUICK" ]; then
+  commas() { echo "$*" | tr ' ' ','; }
+  stage "quick: vitnode bench (bf16/fp16, b1/b256, 3 models)"
+  if [ -n "$NODE" ]; then
+    DL=$(( ($(date +%s) + 45) * 1000 ))
+    timeout $(( 60 < $(left) ? 60 : $(left) )) env LD_LIBRARY_PATH="$NODE_LD" "$NODE" bench/gpu/vitnode-bench.mjs \
+      --weights "$W" --out "$VR" --deadline "$DL" --budget 0.3 --models "$(commas $Q_MODELS)" \
+      --dtypes "$(commas $Q_DTYPES)" --batches "$(commas $Q_BATCHES)" | cut -c1-300
+  fi
+  stage "quick: profiled vitnode run (vit_base bf16 b256) -> profile.{json,md}"
+  if [ -n "$NODE" ]; then
+    timeout $(( 40 < $(left) ? 40 : $(left) )) env LD_LIBRARY_PATH="$NODE_LD" "$NODE" bench/gpu/vitnode-bench.mjs \
+      --profile vit_base_patch16_224 bfloat16 256 --weights "$W" --out-dir "$OUTDIR" --iters 8 | head -60
+  fi
+  stage "quick: timm eager (same configs)"
+  DL=$(( $(date +%s) + 35 ))
+  # shellcheck disable=SC2086
+  timeout $(( 50 < $(left) ? 50 : $(left) )) "$PY" bench/gpu/torch_bench.py eager --weights "$W" --out "$TR" --deadline "$DL" \
+    --budget 0.3 --models $Q_MODELS --dtypes $Q_DTYPES --batches $Q_BATCHES | cut -c1-300
+  stage "quick: torch.compile vit_base bf16 b256"
+  if [ "$(left)" -gt 30 ]; then
+    timeout $(( $(left) - 10 )) "$PY" bench/gpu/torch_bench.py compile --weights "$W" --out "$TR" \
+      --deadline $(( $(date +%s) + $(left) - 25 )) --budget 0.3 --configs vit_base_patch16_224:bfloat16:256 | cut -c1-300
+  else
+    echo "skipped: $(left) s left"
+  fi
+  stage "report"
+  "$PY" bench/gpu/report.py --out "$OUTDIR" | head -80
+  rm -rf "$W"
+  stage "done"
+  exit 0
+fi
 
 stage "vitnode bench — budget $(( $(left) * 40 / 100 )) s"
 if [ -n "$NODE" ]; then

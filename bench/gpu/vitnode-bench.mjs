@@ -4,22 +4,26 @@
 // and the process's device memory (nvidia-smi, includes the CUDA context). Inputs start on the host as
 // Float32Arrays and logits come back to the host: the timings include both transfers.
 // Orchestrator: node bench/gpu/vitnode-bench.mjs --weights DIR --out FILE [--deadline EPOCH_MS]
+//   [--models a,b] [--dtypes a,b] [--batches 256,1]
 // (one child process per (model, dtype), so memory is per configuration and a crash loses one group only).
+// Profile: node bench/gpu/vitnode-bench.mjs --profile MODEL DTYPE BATCH --weights DIR --out-dir DIR
+//   runs one child with VITNODE_CUDA_PROFILE=1 (eager, events around every op) and writes profile.json +
+//   profile.md there: mean ms per run of every node, totals per op kind, the transfer phases.
 import { spawnSync, execFileSync } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const MODELS = ['vit_base_patch16_224', 'vit_small_patch16_224', 'deit_tiny_patch16_224', 'vit_large_patch16_224'];
-const DTYPES = ['bfloat16', 'float16', 'tf32', 'float32'];
-const BATCHES = [256, 1, 8, 64];
-
 const args = process.argv.slice(2);
 const opt = (k, d) => {
   const i = args.indexOf(k);
   return i >= 0 ? args[i + 1] : d;
 };
+const list = (k, d) => (opt(k) ? opt(k).split(',').filter(Boolean) : d);
+const MODELS = list('--models', ['vit_base_patch16_224', 'vit_small_patch16_224', 'deit_tiny_patch16_224', 'vit_large_patch16_224']);
+const DTYPES = list('--dtypes', ['bfloat16', 'float16', 'tf32', 'float32']);
+const BATCHES = list('--batches', ['256', '1', '8', '64']).map(Number);
 const weights = opt('--weights', join(ROOT, 'gpu-out', 'weights'));
 const out = opt('--out', join(ROOT, 'gpu-out', 'vitnode-results.jsonl'));
 const deadline = Number(opt('--deadline', '0')) || Infinity;
@@ -110,7 +114,97 @@ async function group(model, dtypeName) {
   m.dispose();
 }
 
-if (args[0] === '--group') {
+async function profileRun(model, dtypeName, batch, outDir) {
+  const lib = await import(join(ROOT, 'dist', 'index.js'));
+  const dtype = dtypeName === 'tf32' ? 'float32' : dtypeName;
+  const m = await lib.createModel(model, { checkpoint: join(weights, `${model}.safetensors`), device: 'cuda', dtype, tf32: dtypeName === 'tf32' });
+  const data = new Float32Array(batch * 3 * 224 * 224);
+  for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.001);
+  const x = new lib.Tensor(data, [batch, 3, 224, 224]);
+  const iters = Number(opt('--iters', '10'));
+  const t0 = performance.now();
+  for (let i = 0; i < iters + 1; i++) await m.forward(x); // the first run is not collected
+  const wall = (performance.now() - t0) / (iters + 1);
+  // Model.programs is TS-private, a plain property at run time.
+  const entries = [...m.programs.values()].flatMap((p) => (typeof p.profile === 'function' ? p.profile() : []));
+  m.dispose();
+  if (!entries.length) throw new Error('no profile entries (is VITNODE_CUDA_PROFILE=1 set and the addon new enough?)');
+  const phases = new Set(['stage_inputs', 'h2d', 'd2h', 'outputs']);
+  const gpuMs = entries.filter((e) => !phases.has(e.op)).reduce((a, e) => a + e.ms, 0);
+  const byOp = {};
+  for (const e of entries) {
+    if (phases.has(e.op)) continue;
+    const o = (byOp[e.op] ??= { op: e.op, ms: 0, count: 0 });
+    o.ms += e.ms;
+    o.count++;
+  }
+  // A node's op kind is refined by its name: fc1 / fc2 / qkv / proj linears are told apart.
+  const byRole = {};
+  for (const e of entries) {
+    if (phases.has(e.op)) continue;
+    const role = `${e.op}:${e.name.replace(/^blocks\.\d+\./, '')}`;
+    const o = (byRole[role] ??= { role, ms: 0, count: 0 });
+    o.ms += e.ms;
+    o.count++;
+  }
+  const ops = Object.values(byOp).sort((a, b) => b.ms - a.ms);
+  const roles = Object.values(byRole).sort((a, b) => b.ms - a.ms);
+  const summary = { model, dtype: dtypeName, batch, iters, wall_ms_per_run: wall, gpu_ms_per_run: gpuMs, img_s_gpu_only: (batch * 1000) / gpuMs, ops, roles, entries };
+  writeFileSync(join(outDir, 'profile.json'), JSON.stringify(summary, null, 1));
+  const f = (v) => v.toFixed(3);
+  const md = [
+    `# vitnode CUDA profile: ${model} ${dtypeName} batch ${batch}`,
+    '',
+    `VITNODE_CUDA_PROFILE=1 (eager, a cudaEvent pair around every op: a little slower than graph replay). Mean of ${iters} runs after one warm-up.`,
+    `Wall per run (profiled): ${f(wall)} ms. Sum of op times: ${f(gpuMs)} ms (${summary.img_s_gpu_only.toFixed(0)} img/s if compute were all).`,
+    '',
+    '## Transfer phases (ms per run)',
+    '',
+    '| phase | op | ms |',
+    '|---|---|---|',
+    ...entries.filter((e) => phases.has(e.op)).map((e) => `| ${e.name} | ${e.op} | ${f(e.ms)} |`),
+    '',
+    '## By op kind',
+    '',
+    '| op | nodes | ms | % of ops |',
+    '|---|---|---|---|',
+    ...ops.map((o) => `| ${o.op} | ${o.count} | ${f(o.ms)} | ${((100 * o.ms) / gpuMs).toFixed(1)} |`),
+    '',
+    '## By op and role (block index folded)',
+    '',
+    '| op:role | nodes | ms | % of ops |',
+    '|---|---|---|---|',
+    ...roles.map((o) => `| ${o.role} | ${o.count} | ${f(o.ms)} | ${((100 * o.ms) / gpuMs).toFixed(1)} |`),
+    '',
+    '## Slowest 20 nodes',
+    '',
+    '| node | op | ms |',
+    '|---|---|---|',
+    ...entries.filter((e) => !phases.has(e.op)).sort((a, b) => b.ms - a.ms).slice(0, 20).map((e) => `| ${e.name} | ${e.op} | ${f(e.ms)} |`),
+  ];
+  writeFileSync(join(outDir, 'profile.md'), md.join('\n') + '\n');
+  console.log(md.slice(0, 40).join('\n'));
+}
+
+if (args[0] === '--profile') {
+  const [model, dtype, batch] = args.slice(1, 4);
+  if (!process.env.VITNODE_CUDA_PROFILE) {
+    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...args], {
+      encoding: 'utf8',
+      stdio: 'inherit',
+      env: { ...process.env, VITNODE_CUDA_PROFILE: '1' },
+      timeout: 170000,
+    });
+    process.exitCode = r.status ?? 1;
+  } else {
+    try {
+      await profileRun(model, dtype, Number(batch), resolve(opt('--out-dir', join(ROOT, 'gpu-out'))));
+    } catch (e) {
+      console.log(`profile failed: ${e.code ?? ''} ${e.message}`);
+      process.exitCode = 1;
+    }
+  }
+} else if (args[0] === '--group') {
   try {
     await group(args[1], args[2]);
   } catch (e) {
@@ -125,7 +219,7 @@ if (args[0] === '--group') {
         appendFileSync(out, JSON.stringify({ engine: 'vitnode', model, dtype, kind: 'skipped', why: 'time budget' }) + '\n');
         continue;
       }
-      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--group', model, dtype, '--weights', weights, '--deadline', String(deadline), '--budget', String(budget)], {
+      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--group', model, dtype, '--weights', weights, '--deadline', String(deadline), '--budget', String(budget), '--batches', BATCHES.join(',')], {
         encoding: 'utf8',
         timeout: Math.max(5000, Math.min(left, 180000)),
         maxBuffer: 64 << 20,
