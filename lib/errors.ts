@@ -14,6 +14,10 @@ export type VitErrorCode =
   | 'VIT_E_AUTH'
   | 'VIT_E_NOT_FOUND'
   | 'VIT_E_IMAGE'
+  | 'VIT_E_OVERLOADED'
+  | 'VIT_E_TIMEOUT'
+  | 'VIT_E_ABORTED'
+  | 'VIT_E_CLOSED'
   | 'VIT_E_INTERNAL';
 
 export class VitError extends Error {

@@ -12,3 +12,4 @@ export { preprocess, preprocessSettled, resolveDataConfig, planTransform, decode
 export type { DataConfig, ImageInput, RawPixels, ImageErrorReason, PreprocessOptions, Interpolation } from './preprocess/index.ts';
 export type { Prediction, ClassifyOptions, FeaturesOptions, FeaturesResult, FeatureInfo, ImageTaskOptions } from './image-api.ts';
 export { labelsFor, imagenet1kLabels, type ClassLabel } from './labels/index.ts';
+export * from './serve/index.ts';

@@ -1,0 +1,4 @@
+// Serving: dynamic batching, model pools, metrics.
+export { Batcher, createBatcher, type BatcherOptions, type BatchFeaturesOptions, type RequestOptions } from './batcher.ts';
+export { ModelPool, createPool, cpuThreadsPerInstance, type PoolOptions, type PoolMember } from './pool.ts';
+export { PromText, Window, batcherPrometheus, type BatcherMetrics, type LatencySummary } from './metrics.ts';
