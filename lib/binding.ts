@@ -78,6 +78,15 @@ export interface Binding {
   Program: new (graph: GraphSpec, weights: NativeWeightStore, device?: DeviceSpec) => NativeProgram;
   cudaStatus(): CudaStatus;
   cpuInfo(): { cores: number; gemm: string };
+  /** Live native objects, process-wide: weight stores + their float32 bytes, programs + planned arena bytes. */
+  nativeStats(): NativeStats;
+}
+
+export interface NativeStats {
+  weightStores: number;
+  weightBytes: number;
+  programs: number;
+  arenaBytes: number;
 }
 
 function packageRoot(): string {

@@ -55,6 +55,7 @@ std::unique_ptr<Executor> make_cuda_executor(const Graph& g, const Plan& p, std:
 class Program {
  public:
   Program(Graph g, std::shared_ptr<WeightStore> w, const DeviceSpec& dev);
+  ~Program();
   std::vector<HostTensor> run(const std::vector<const float*>& inputs, int threads);
   std::vector<ProfileEntry> profile() const { return exec_->profile(); }
   const Graph& graph() const { return graph_; }

@@ -24,6 +24,10 @@ struct Weight {
 
 class WeightStore {
  public:
+  WeightStore();
+  ~WeightStore();
+  WeightStore(const WeightStore&) = delete;
+  WeightStore& operator=(const WeightStore&) = delete;
   void set(const std::string& name, std::vector<int64_t> shape, const float* data);
   void set_owned(const std::string& name, std::vector<int64_t> shape, AlignedBuffer data);
   const Weight& get(const std::string& name) const;  // throws VIT_E_CHECKPOINT naming the key
@@ -41,5 +45,17 @@ class WeightStore {
   std::map<std::string, Weight> weights_;
   uint64_t version_ = 0;
 };
+
+// Live native objects and bytes, process-wide (leak checks in soak tests): weight stores and their float32
+// bytes, programs and their planned activation arenas. Backend caches (packed weights, device copies) are not
+// counted; they live and die with their store.
+struct LiveStats {
+  int64_t weight_stores = 0;
+  int64_t weight_bytes = 0;
+  int64_t programs = 0;
+  int64_t arena_bytes = 0;
+};
+LiveStats live_stats();
+void live_programs_add(int64_t programs, int64_t arena_bytes);
 
 }  // namespace vit

@@ -9,7 +9,10 @@ Program::Program(Graph g, std::shared_ptr<WeightStore> w, const DeviceSpec& dev)
   validate_graph(graph_, *weights_);
   plan_ = plan_buffers(graph_);
   exec_ = dev.cuda ? make_cuda_executor(graph_, plan_, weights_, dev) : make_cpu_executor(graph_, plan_, weights_);
+  live_programs_add(1, plan_.arena_floats * 4);  // last: a constructor that throws counts nothing
 }
+
+Program::~Program() { live_programs_add(-1, -plan_.arena_floats * 4); }
 
 std::vector<HostTensor> Program::run(const std::vector<const float*>& inputs, int threads) {
   VIT_CHECK(inputs.size() == graph_.inputs.size(), Argument,

@@ -1,11 +1,30 @@
 #include "vit/weights.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
 #include "vit/error.h"
 
 namespace vit {
+
+namespace {
+std::atomic<int64_t> g_stores{0}, g_weight_bytes{0}, g_programs{0}, g_arena_bytes{0};
+}  // namespace
+
+LiveStats live_stats() {
+  return {g_stores.load(), g_weight_bytes.load(), g_programs.load(), g_arena_bytes.load()};
+}
+void live_programs_add(int64_t programs, int64_t arena_bytes) {
+  g_programs += programs;
+  g_arena_bytes += arena_bytes;
+}
+
+WeightStore::WeightStore() { ++g_stores; }
+WeightStore::~WeightStore() {
+  --g_stores;
+  g_weight_bytes -= static_cast<int64_t>(bytes());
+}
 
 void AlignedFree::operator()(float* p) const { std::free(p); }
 
@@ -35,6 +54,9 @@ void WeightStore::set_owned(const std::string& name, std::vector<int64_t> shape,
   Weight w;
   w.shape = std::move(shape);
   w.data = std::move(data);
+  g_weight_bytes += static_cast<int64_t>(w.size() * sizeof(float));
+  auto old = weights_.find(name);
+  if (old != weights_.end()) g_weight_bytes -= static_cast<int64_t>(old->second.size() * sizeof(float));
   weights_[name] = std::move(w);
   ++version_;
   std::lock_guard<std::mutex> lock(cache_mutex);

@@ -31,6 +31,16 @@ Napi::Value CpuInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
+Napi::Value NativeStats(const Napi::CallbackInfo& info) {
+  LiveStats s = live_stats();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("weightStores", static_cast<double>(s.weight_stores));
+  o.Set("weightBytes", static_cast<double>(s.weight_bytes));
+  o.Set("programs", static_cast<double>(s.programs));
+  o.Set("arenaBytes", static_cast<double>(s.arena_bytes));
+  return o;
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -38,6 +48,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitProgram(env, exports);
   exports.Set("cudaStatus", Napi::Function::New(env, CudaStatusJs));
   exports.Set("cpuInfo", Napi::Function::New(env, CpuInfo));
+  exports.Set("nativeStats", Napi::Function::New(env, NativeStats));
   return exports;
 }
 
