@@ -151,7 +151,7 @@ export async function embed(model: VitModel, images: ImageInput | readonly Image
   }
   const firstError = errors.find(Boolean);
   if (firstError) throw firstError;
-  return concat(parts, [list.length, model.numFeatures]);
+  return Tensor.concat(parts, [list.length, model.numFeatures]);
 }
 
 export async function features(model: VitModel, images: ImageInput | readonly ImageInput[], opts: FeaturesOptions = {}): Promise<FeaturesResult> {
@@ -167,20 +167,7 @@ export async function features(model: VitModel, images: ImageInput | readonly Im
   const firstError = errors.find(Boolean);
   if (firstError) throw firstError;
   const featureInfo = model.featureInfoFor(outIndices);
-  const maps = featureInfo.map((_, m) => concat(parts.map((p) => p[m]), null));
+  const maps = featureInfo.map((_, m) => Tensor.concat(parts.map((p) => p[m])));
   return { features: maps, featureInfo };
 }
 
-/** Concatenates along the first axis. */
-function concat(parts: Tensor[], emptyShape: number[] | null): Tensor {
-  if (parts.length === 1) return parts[0];
-  if (parts.length === 0) return new Tensor(new Float32Array(0), emptyShape ?? [0]);
-  const n = parts.reduce((a, p) => a + p.data.length, 0);
-  const data = new Float32Array(n);
-  let o = 0;
-  for (const p of parts) {
-    data.set(p.data, o);
-    o += p.data.length;
-  }
-  return new Tensor(data, [parts.reduce((a, p) => a + p.shape[0], 0), ...parts[0].shape.slice(1)]);
-}

@@ -24,6 +24,19 @@ export class Tensor {
     return new Tensor(data, shape);
   }
 
+  /** Concatenates tensors along the first axis (an empty list gives an empty tensor of `emptyShape`). */
+  static concat(parts: readonly Tensor[], emptyShape: readonly number[] = [0]): Tensor {
+    if (parts.length === 0) return new Tensor(new Float32Array(0), emptyShape);
+    if (parts.length === 1) return parts[0];
+    const data = new Float32Array(parts.reduce((a, p) => a + p.data.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      data.set(p.data, o);
+      o += p.data.length;
+    }
+    return new Tensor(data, [parts.reduce((a, p) => a + p.shape[0], 0), ...parts[0].shape.slice(1)]);
+  }
+
   get size(): number {
     return this.data.length;
   }

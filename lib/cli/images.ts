@@ -219,7 +219,7 @@ export async function embedCommand(argv: string[]): Promise<void> {
       });
     });
     if (values.output) {
-      writeSafetensors(values.output, [['embeddings', concatRows(rows, [0, model.numFeatures])]], { model: model.name, files: JSON.stringify(done), producer: 'vitnode' });
+      writeSafetensors(values.output, [['embeddings', Tensor.concat(rows, [0, model.numFeatures])]], { model: model.name, files: JSON.stringify(done), producer: 'vitnode' });
       console.error(`vitnode embed: ${done.length} x ${model.numFeatures} embeddings (tensor 'embeddings', file list in metadata) -> ${values.output}`);
     }
     finish(job, 'embed');
@@ -253,7 +253,7 @@ export async function featuresCommand(argv: string[]): Promise<void> {
       r.forEach((t, i) => maps[i].push(t));
       done.push(...files);
     });
-    const tensors: [string, Tensor][] = info.map((fi, i) => [`features.${i}`, concatRows(maps[i], [0])]);
+    const tensors: [string, Tensor][] = info.map((fi, i) => [`features.${i}`, Tensor.concat(maps[i], [0])]);
     writeSafetensors(values.output, tensors, { model: model.name, files: JSON.stringify(done), feature_info: JSON.stringify(info), format: values.format, producer: 'vitnode' });
     console.error(`vitnode features: ${done.length} image(s), ${info.map((fi, i) => `features.${i} = ${fi.module} [${tensors[i][1].shape.join(', ')}]`).join(', ')} -> ${values.output}`);
     finish(job, 'features');
@@ -297,15 +297,3 @@ export async function preprocessCommand(argv: string[]): Promise<void> {
   if (good.length < files.length) process.exitCode = 1;
 }
 
-function concatRows(parts: Tensor[], emptyShape: number[]): Tensor {
-  if (parts.length === 0) return new Tensor(new Float32Array(0), emptyShape);
-  if (parts.length === 1) return parts[0];
-  const n = parts.reduce((a, p) => a + p.data.length, 0);
-  const data = new Float32Array(n);
-  let o = 0;
-  for (const p of parts) {
-    data.set(p.data, o);
-    o += p.data.length;
-  }
-  return new Tensor(data, [parts.reduce((a, p) => a + p.shape[0], 0), ...parts[0].shape.slice(1)]);
-}
