@@ -58,6 +58,10 @@ __device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], 
 // "mma.m16n8k16" (g = lane / 4, t = lane % 4): A rows g / g+8, cols 2t(+1) / 2t+8(+1); B rows (k) 2t(+1) /
 // 2t+8(+1), col g; C rows g / g+8, cols 2t, 2t+1. The S accumulators of two adjacent n-tiles are exactly the
 // A fragment of P for one k-step of P.V.
+// Key tail (T = 197: 4 tiles of 64 keys for 197): n-tiles (8 keys) wholly past T skip Q.K^T (their scores are
+// -inf) and 16-key steps wholly past T skip P.V (their P is 0); the tests are block-uniform, so the register
+// arrays stay statically indexed. At T = 197 this is 25 of 32 n-tiles. (Also skipping the MMAs of warps whose
+// 16 query rows all lie past T pushed the kernel over 128 registers / into spills with nvcc 13: not done.)
 template <typename T, int HD>
 __global__ void __launch_bounds__(128) flash_attention_kernel(const T* __restrict__ qkv, T* __restrict__ out, int t_len,
                                                               int d, int heads, float scale_log2) {
@@ -110,6 +114,7 @@ __global__ void __launch_bounds__(128) flash_attention_kernel(const T* __restric
 #pragma unroll
     for (int nt = 0; nt < BK / 8; ++nt) {
       s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+      if (k0 + nt * 8 >= t_len) continue;  // keys all past T: masked below
 #pragma unroll
       for (int kk = 0; kk < HD / 16; ++kk) {
         const T* kp = &ks[(nt * 8 + g) * KP + kk * 16 + 2 * t4];
@@ -157,6 +162,7 @@ __global__ void __launch_bounds__(128) flash_attention_kernel(const T* __restric
     }
 #pragma unroll
     for (int j = 0; j < BK / 16; ++j) {
+      if (k0 + j * 16 >= t_len) continue;  // P is 0 for these 16 keys
       const uint32_t pa[4] = {pack2<T>(s[2 * j][0], s[2 * j][1]), pack2<T>(s[2 * j][2], s[2 * j][3]),
                               pack2<T>(s[2 * j + 1][0], s[2 * j + 1][1]), pack2<T>(s[2 * j + 1][2], s[2 * j + 1][3])};
 #pragma unroll
