@@ -282,6 +282,7 @@ class CudaExecutor : public Executor {
     env.store = w_.get();
     env.weights = dw_.get();
     env.keep = &keep_;
+    env.autotune = env_flag("VITNODE_CUDA_AUTOTUNE", true);
     size_t scratch = 0;
     for (const auto& n : g_.nodes) scratch = std::max(scratch, scratch_bytes(env, n));
 

@@ -2,6 +2,7 @@
 // algorithm selection (once, at program build) and errors naming the op, shapes and strides.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "cuda/cublas-loader.h"
 #include "vit/program.h"
@@ -20,8 +21,17 @@ class LinearGemm {
   LinearGemm& operator=(const LinearGemm&) = delete;
   void run(cudaStream_t s, const void* x, const void* w, const void* bias, const void* residual, void* y,
            void* workspace) const;
+  // Measures the heuristic's candidates on these operands (synchronously, on a private stream) and keeps the
+  // fastest; the winner is remembered per process for the same device, dtype, shape and epilogue. Call at
+  // program build, never while a stream is being captured.
+  void tune(const void* x, const void* w, const void* bias, const void* residual, void* y, void* workspace);
 
  private:
+  static constexpr int kCandidates = 8, kTuneReps = 3;
+  struct Candidate {
+    cublasLtMatmulAlgo_t algo;
+    size_t ws;
+  };
   void release() noexcept;
   const CublasApi& api_;
   cublasLtHandle_t lt_;
@@ -29,6 +39,8 @@ class LinearGemm {
   cublasLtMatrixLayout_t a_ = nullptr, b_ = nullptr, c_ = nullptr;
   cublasLtMatmulAlgo_t algo_{};
   size_t ws_ = 0;
+  std::vector<Candidate> cands_;
+  std::string key_;
   bool bias_, residual_;
   std::string what_;
 };

@@ -91,6 +91,7 @@ StepFn op_linear(OpEnv& env, const Node& n) {
     const void* b = has_bias ? (has_gamma ? env.weight_scaled(n, "bias", "gamma") : env.weight(n, "bias")) : nullptr;
     auto gemm = std::make_shared<LinearGemm>(env.lt, dt, env.tf32, m, nout, k, has_bias, has_res,
                                              env.workspace_bytes, node_label(n));
+    if (env.tune_gemm(m, nout, k)) gemm->tune(x, w, b, res, y, wsp);
     return [=](cudaStream_t s) { gemm->run(s, x, w, b, res, y, wsp); };
   }
   const void* w = env.weight(n, "weight");
@@ -98,6 +99,7 @@ StepFn op_linear(OpEnv& env, const Node& n) {
   const void* gamma = env.weight(n, "gamma");
   auto gemm = std::make_shared<LinearGemm>(env.lt, dt, env.tf32, m, nout, k, has_bias, false, env.workspace_bytes,
                                            node_label(n));
+  if (env.tune_gemm(m, nout, k)) gemm->tune(x, w, b, nullptr, y, wsp);
   return [=](cudaStream_t s) {
     gemm->run(s, x, w, b, nullptr, y, wsp);
     VIT_DISPATCH_DTYPE(dt, {

@@ -30,6 +30,7 @@ struct OpEnv {
   size_t workspace_bytes = 0;
   void* scratch = nullptr;  // shared by all steps (one op runs at a time on the stream)
   size_t scratch_bytes = 0;
+  bool autotune = true;  // time cuBLASLt's candidates for large GEMMs at build (VITNODE_CUDA_AUTOTUNE=0: off)
   std::function<cublasHandle_t()> blas;        // created on first use
   std::function<void*(int)> tensor;            // device pointer of a tensor id
   std::vector<std::shared_ptr<void>>* keep = nullptr;  // per-step device data owned by the executor
@@ -38,6 +39,8 @@ struct OpEnv {
   const void* weight(const Node& n, const char* role) const;  // nullptr when the role is absent
   const void* weight_scaled(const Node& n, const char* role, const char* gamma_role) const;
   size_t esize() const { return dtype == DType::F32 ? 4 : 2; }
+  // Whether a GEMM of this size is worth timing at build (a few ms of build time, once per shape and process).
+  bool tune_gemm(int64_t m, int64_t n, int64_t k) const { return autotune && double(m) * n * k >= 1e10; }
 };
 
 std::string node_label(const Node& n);  // "linear 'blocks.0.mlp.fc1'"

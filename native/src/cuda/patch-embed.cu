@@ -54,6 +54,7 @@ StepFn op_patch_embed(OpEnv& env, const Node& n) {
   const DType dt = env.dtype;
   auto gemm = std::make_shared<LinearGemm>(env.lt, dt, env.tf32, m, d, k, has_bias, false, env.workspace_bytes,
                                            node_label(n));
+  if (env.tune_gemm(m, d, k)) gemm->tune(cols, wt, b, nullptr, y, wsp);
   const int64_t total = m * k;
   return [=](cudaStream_t s) {
     VIT_DISPATCH_DTYPE(dt, patchify_kernel<T><<<grid_for(total, 256), 256, 0, s>>>(
