@@ -18,7 +18,7 @@ test.before(async () => {
 });
 test.after.always(async () => srv?.close());
 
-const post = (path: string, body: Buffer) => fetch(srv.url + path, { method: 'POST', body, headers: { 'content-type': 'image/png' } });
+const post = (path: string, body: Buffer) => fetch(srv.url + path, { method: 'POST', body: new Uint8Array(body), headers: { 'content-type': 'image/png' } });
 
 test.serial('POST /v1/classify: concurrent requests, right labels, merged into batches', async (t) => {
   const rs = await Promise.all([...Array(16).keys()].map((i) => post('/v1/classify?topK=3', png(i))));
@@ -71,7 +71,7 @@ test.serial('GET /healthz and GET /metrics (Prometheus text)', async (t) => {
 test.serial('overload: a full queue answers 429 with Retry-After', async (t) => {
   const s = await startServer({ model: join(DIR, 'config.json'), checkpoint: join(DIR, 'model.safetensors'), port: 0, threads: 1, maxBatchSize: 64, maxDelayMs: 500, maxQueue: 2 });
   t.teardown(() => s.close());
-  const rs = await Promise.all([0, 1, 2, 3].map((i) => fetch(s.url + '/v1/classify', { method: 'POST', body: png(i) })));
+  const rs = await Promise.all([0, 1, 2, 3].map((i) => fetch(s.url + '/v1/classify', { method: 'POST', body: new Uint8Array(png(i)) })));
   const codes = rs.map((r) => r.status).sort();
   t.deepEqual(codes, [200, 200, 429, 429]);
   t.is(rs.find((r) => r.status === 429)!.headers.get('retry-after'), '1');
@@ -82,7 +82,7 @@ test.serial('close(): drains, refuses, and frees every native object', async (t)
   const s = await startServer({ model: join(DIR, 'config.json'), checkpoint: join(DIR, 'model.safetensors'), port: 0, threads: 1, maxDelayMs: 5000 });
   const during = nativeStats();
   t.is(during.weightStores, before.weightStores + 1);
-  const inflight = [0, 1, 2].map((i) => fetch(s.url + '/v1/classify', { method: 'POST', body: png(i) }));
+  const inflight = [0, 1, 2].map((i) => fetch(s.url + '/v1/classify', { method: 'POST', body: new Uint8Array(png(i)) }));
   await new Promise((r) => setTimeout(r, 100));
   await s.close(); // does not wait the 5 s batching delay
   t.deepEqual((await Promise.all(inflight)).map((r) => r.status), [200, 200, 200]);

@@ -10,6 +10,7 @@
 // Errors are JSON {error: {code, message}}: 400 bad input, 413 body too large, 429 queue full (Retry-After: 1),
 // 503 shutting down, 504 timed out. A client that disconnects cancels its queued request.
 import { createServer as httpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { availableParallelism } from 'node:os';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import { createPool, nativeStats, PromText, VitError, type ModelPool, type ModelSource } from '../../lib/index.ts';
@@ -24,6 +25,7 @@ export interface ServerOptions {
   maxDelayMs?: number;
   maxQueue?: number;
   timeoutMs?: number;
+  /** CPU inference threads (default: cores - 1, leaving one core to the event loop, HTTP and image decoding). */
   threads?: number;
   devices?: string[];
   instancesPerDevice?: number;
@@ -62,7 +64,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const pool = await createPool(opts.model, {
     devices: opts.devices,
     instancesPerDevice: opts.instancesPerDevice,
-    threads: opts.threads,
+    threads: opts.threads ?? Math.max(1, availableParallelism() - 1),
     model: opts.checkpoint ? { checkpoint: opts.checkpoint } : {},
     batcher: {
       maxBatchSize: batching ? (opts.maxBatchSize ?? 8) : 1,
