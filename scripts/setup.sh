@@ -8,6 +8,7 @@ need_apt=()
 ldconfig -p 2>/dev/null | grep -q libOpenCL.so.1 || need_apt+=(ocl-icd-libopencl1)
 command -v cmake >/dev/null || need_apt+=(cmake)
 command -v g++ >/dev/null || need_apt+=(g++)
+command -v patchelf >/dev/null || need_apt+=(patchelf)   # npm run prebuildify (test/pack.test.ts): RUNPATH of the bundled libdnnl
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
