@@ -195,6 +195,55 @@ export function opCases() {
       });
     }
   }
+  // Hybrid-backbone ops (NCHW, odd sizes): conv2d (im2col and direct 1x1 paths, asymmetric 'same' padding,
+  // stride, dilation, weight standardisation, folded BatchNorm, residual + ReLU), group_norm, relu, pooling.
+  const conv = (tag, x, o, k, attrs, { bias = false, bn = false, res = false } = {}) =>
+    add(`conv2d ${tag} [${x}] -> ${o} k${k}`, () => {
+      const g = new G();
+      const [b, c, h, w] = x;
+      const { stride: s = 1, dilation: d = 1, pad_t: pt = 0, pad_l: pl = 0, pad_b: pb = 0, pad_r: pr = 0 } = attrs;
+      const oh = Math.floor((h + pt + pb - d * (k - 1) - 1) / s) + 1;
+      const ow = Math.floor((w + pl + pr - d * (k - 1) - 1) / s) + 1;
+      const xi = g.input(x);
+      const wt = { weight: g.weight('w', [o, c, k, k], 1 / Math.sqrt(c * k * k)) };
+      if (bias) wt.bias = g.weight('b', [o], 0.5);
+      if (bn) Object.assign(wt, { bn_weight: g.weight('bnw', [o], 0.2, 1), bn_bias: g.weight('bnb', [o], 0.3), bn_mean: g.weight('bnm', [o], 0.2), bn_var: g.weight('bnv', [o], 0.1, 1) });
+      const ins = [xi];
+      if (res) ins.push(g.input([b, o, oh, ow]));
+      g.output(g.node('conv2d', ins, [b, o, oh, ow], wt, { stride: s, dilation: d, pad_t: pt, pad_l: pl, pad_b: pb, pad_r: pr, ...attrs }));
+      return g;
+    });
+  conv('3x3 s1 p1 + bias', [2, 5, 9, 11], 7, 3, { pad_t: 1, pad_l: 1, pad_b: 1, pad_r: 1 }, { bias: true });
+  conv('7x7 s2 same-asym ws2 + bn + relu', [2, 3, 19, 17], 8, 7, { stride: 2, pad_t: 2, pad_l: 3, pad_b: 3, pad_r: 2, ws: 2, ws_eps: 1e-8, act: 1 }, { bn: true });
+  conv('1x1 direct + residual + relu', [2, 6, 7, 5], 10, 1, { act: 1 }, { res: true });
+  conv('1x1 s2 ws1 + bias', [2, 6, 9, 9], 4, 1, { stride: 2, ws: 1, ws_eps: 1e-5 }, { bias: true });
+  conv('3x3 dilation 2 p2 + residual', [1, 4, 10, 10], 6, 3, { dilation: 2, pad_t: 2, pad_l: 2, pad_b: 2, pad_r: 2 }, { res: true });
+  for (const [x, groups, act, res] of [[[2, 12, 5, 7], 3, 1, true], [[3, 8, 6, 6], 4, 0, false]]) {
+    add(`group_norm [${x}] groups ${groups} act ${act} residual ${res}`, () => {
+      const g = new G();
+      const xi = g.input(x, 2);
+      const ins = res ? [xi, g.input(x)] : [xi];
+      g.output(g.node('group_norm', ins, x, { weight: g.weight('g', [x[1]], 0.3, 1), bias: g.weight('b', [x[1]], 0.3) }, { groups, eps: 1e-5, act }));
+      return g;
+    });
+  }
+  add('relu [2,5,4,3]', () => {
+    const g = new G();
+    g.output(g.node('relu', [g.input([2, 5, 4, 3])], [2, 5, 4, 3]));
+    return g;
+  });
+  for (const [kind, x, y, attrs] of [
+    ['max_pool2d', [2, 5, 9, 10], [2, 5, 4, 5], { kernel: 3, stride: 2, pad_t: 0, pad_l: 0, pad_b: 1, pad_r: 1 }],
+    ['max_pool2d', [1, 3, 6, 6], [1, 3, 3, 3], { kernel: 3, stride: 2, pad_t: 1, pad_l: 1, pad_b: 1, pad_r: 1 }],
+    ['avg_pool2d', [2, 5, 9, 7], [2, 5, 5, 4], { kernel: 2, stride: 2, ceil_mode: 1 }],
+    ['avg_pool2d', [1, 3, 5, 5], [1, 3, 5, 5], { kernel: 3, stride: 1, pad_t: 1, pad_l: 1, pad_b: 1, pad_r: 1 }],
+  ]) {
+    add(`${kind} [${x}] -> [${y}] ${JSON.stringify(attrs)}`, () => {
+      const g = new G();
+      g.output(g.node(kind, [g.input(x)], y, {}, attrs));
+      return g;
+    });
+  }
   return cases;
 }
 
@@ -239,7 +288,7 @@ export function parityCases(api, fixtures) {
     const dir = join(fixtures, 'parity', era);
     const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
     for (const c of manifest) {
-      if (c.config.model_args.backbone || !c.weights.endsWith('.safetensors')) continue;
+      if (!c.weights.endsWith('.safetensors')) continue;
       out.push({
         name: `${era}/${c.name}`,
         run: async (dt) => {

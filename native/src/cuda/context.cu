@@ -178,6 +178,13 @@ const void* DeviceWeights::get_scaled(const WeightStore& w, const std::string& k
   return upload(ck, host);
 }
 
+const void* DeviceWeights::get_derived(const std::string& cache_key, const std::vector<float>& host) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = bufs_.find(cache_key);
+  if (it != bufs_.end()) return it->second.get();
+  return upload(cache_key, host);
+}
+
 size_t DeviceWeights::bytes() const {
   std::lock_guard<std::mutex> lock(mu_);
   size_t b = 0;

@@ -82,6 +82,9 @@ class DeviceWeights {
   const void* get(const WeightStore& w, const std::string& key);
   // LayerScale folded in: rows of a [N, ...] weight (or the entries of a [N] bias) times gamma[N].
   const void* get_scaled(const WeightStore& w, const std::string& key, const std::string& gamma_key);
+  // A tensor derived from the store (a conv's standardised / BatchNorm-folded weight), converted to dtype and
+  // uploaded once under `cache_key`.
+  const void* get_derived(const std::string& cache_key, const std::vector<float>& host);
   size_t bytes() const;
 
  private:

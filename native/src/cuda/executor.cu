@@ -48,6 +48,7 @@ size_t scratch_bytes(const OpEnv& env, const Node& n) {
   switch (n.op) {
     case OpKind::PatchEmbed: return patch_embed_scratch_bytes(env, n);
     case OpKind::Attention: return attention_scratch_bytes(env, n);
+    case OpKind::Conv2d: return conv2d_scratch_bytes(env, n);
     default: return 0;
   }
 }
@@ -355,8 +356,10 @@ class CudaExecutor : public Executor {
           case OpKind::SliceTokens: s.fn = op_slice_tokens(env, n); break;
           case OpKind::TokensToNchw: s.fn = op_tokens_to_nchw(env, n); break;
           case OpKind::PosResample: s.fn = op_pos_resample(env, n); break;
-          case OpKind::Conv2d: case OpKind::GroupNorm: case OpKind::Relu: case OpKind::MaxPool2d: case OpKind::AvgPool2d:
-            fail(ErrorCode::Unsupported, "hybrid ops not on CUDA yet (" + node_label(n) + "); run hybrid models with device 'cpu'");
+          case OpKind::Conv2d: s.fn = op_conv2d(env, n); break;
+          case OpKind::GroupNorm: s.fn = op_group_norm(env, n); break;
+          case OpKind::Relu: s.fn = op_relu(env, n); break;
+          case OpKind::MaxPool2d: case OpKind::AvgPool2d: s.fn = op_pool2d(env, n); break;
           default:
             fail(ErrorCode::Unsupported, "the CUDA backend has no kernel for op " + std::to_string(static_cast<int>(n.op)) +
                                              " ('" + n.name + "')");

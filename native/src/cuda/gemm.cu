@@ -196,6 +196,67 @@ void LinearGemm::run(cudaStream_t s, const void* x, const void* w, const void* b
                    what_);
 }
 
+ConvGemm::ConvGemm(cublasLtHandle_t lt, DType dtype, bool tf32, int64_t p, int64_t o, int64_t k, bool residual,
+                   uint32_t align, size_t workspace_bytes, const std::string& what)
+    : api_(cublas_api()), lt_(lt), residual_(residual) {
+  what_ = what + " (conv GEMM [" + std::to_string(o) + "," + std::to_string(k) + "] x [" + std::to_string(k) + "," +
+          std::to_string(p) + "] per item, " + dtype_name(dtype) + (tf32 && dtype == DType::F32 ? ", tf32" : "") +
+          ", align " + std::to_string(align) + ")";
+  const cudaDataType_t t = cuda_type(dtype);
+  const cublasComputeType_t ct = (dtype == DType::F32 && tf32) ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+  try {
+    VIT_CUBLAS_CHECK(api_, api_.ltMatmulDescCreate(&desc_, ct, CUDA_R_32F), what_);
+    // D[p, o] = sum_k A[p, k] B[k, o]: A = col_b (row-major [K, P] = col-major P x K, ld P), B = W (row-major
+    // [O, K] = col-major K x O, ld K), both as stored (op N); D = Y_b (row-major [O, P] = col-major P x O).
+    const int32_t ta = CUBLAS_OP_N, tb = CUBLAS_OP_N;
+    VIT_CUBLAS_CHECK(api_, api_.ltMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)), what_);
+    VIT_CUBLAS_CHECK(api_, api_.ltMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)), what_);
+    VIT_CUBLAS_CHECK(api_, api_.ltMatrixLayoutCreate(&a_, t, p, k, p), what_);
+    VIT_CUBLAS_CHECK(api_, api_.ltMatrixLayoutCreate(&b_, t, k, o, k), what_);
+    VIT_CUBLAS_CHECK(api_, api_.ltMatrixLayoutCreate(&c_, t, p, o, p), what_);
+    cublasLtMatmulPreference_t pref = nullptr;
+    VIT_CUBLAS_CHECK(api_, api_.ltMatmulPreferenceCreate(&pref), what_);
+    const uint64_t wsb = workspace_bytes;
+    cublasStatus_t st =
+        api_.ltMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsb, sizeof(wsb));
+    for (int attr : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                     CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
+      if (st == CUBLAS_STATUS_SUCCESS) st = api_.ltMatmulPreferenceSetAttribute(pref, attr, &align, sizeof(align));
+    cublasLtMatmulHeuristicResult_t res[1] = {};
+    int found = 0;
+    if (st == CUBLAS_STATUS_SUCCESS) st = api_.ltMatmulAlgoGetHeuristic(lt_, desc_, a_, b_, c_, c_, pref, 1, res, &found);
+    (void)api_.ltMatmulPreferenceDestroy(pref);
+    VIT_CUBLAS_CHECK(api_, st, what_ + ": algorithm heuristic");
+    if (found < 1 || res[0].state != CUBLAS_STATUS_SUCCESS)
+      fail(ErrorCode::Cuda, what_ + ": cuBLASLt has no algorithm for this shape/dtype on this device");
+    algo_ = res[0].algo;
+    ws_ = res[0].workspaceSize;
+  } catch (...) {
+    release();
+    throw;
+  }
+}
+
+ConvGemm::~ConvGemm() { release(); }
+
+void ConvGemm::release() noexcept {
+  if (c_) (void)api_.ltMatrixLayoutDestroy(c_);
+  if (b_) (void)api_.ltMatrixLayoutDestroy(b_);
+  if (a_) (void)api_.ltMatrixLayoutDestroy(a_);
+  if (desc_) (void)api_.ltMatmulDescDestroy(desc_);
+  c_ = b_ = a_ = nullptr;
+  desc_ = nullptr;
+}
+
+void ConvGemm::run(cudaStream_t s, const void* col, const void* w, const void* residual, void* y,
+                   void* workspace) const {
+  const float alpha = 1.f, beta = residual_ ? 1.f : 0.f;
+  VIT_CUBLAS_CHECK(api_,
+                   api_.ltMatmul(lt_, desc_, &alpha, col, a_, w, b_, &beta, residual_ ? residual : y, c_, y, c_, &algo_,
+                                 workspace, ws_, s),
+                   what_);
+}
+
 void gemm_batched(cublasHandle_t h, cudaStream_t s, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                   const void* const* a, int lda, const void* const* b, int ldb, float beta, void* const* c, int ldc,
                   int batch, DType ab, DType c_type, bool tf32, const std::string& what) {

@@ -45,6 +45,32 @@ class LinearGemm {
   std::string what_;
 };
 
+// Conv2d as GEMM, one batch item per call, straight into NCHW: Y_b[O, P] = W[O, K] . col_b[K, P] (+ R_b[O, P]),
+// col_b row-major [K, P] (im2col, or x_b itself for a 1x1 stride-1 unpadded conv). Column-major view:
+// D (P x O, ld P) = col (P x K, ld P) . W^T (K x O, ld K). `align`: the largest power of two (<= 256) dividing
+// every pointer the calls will use (cuBLASLt assumes 256 otherwise). The bias is not an epilogue here (it
+// runs along O, the column dimension): the caller adds it.
+class ConvGemm {
+ public:
+  ConvGemm(cublasLtHandle_t lt, DType dtype, bool tf32, int64_t p, int64_t o, int64_t k, bool residual, uint32_t align,
+           size_t workspace_bytes, const std::string& what);
+  ~ConvGemm();
+  ConvGemm(const ConvGemm&) = delete;
+  ConvGemm& operator=(const ConvGemm&) = delete;
+  void run(cudaStream_t s, const void* col, const void* w, const void* residual, void* y, void* workspace) const;
+
+ private:
+  void release() noexcept;
+  const CublasApi& api_;
+  cublasLtHandle_t lt_;
+  cublasLtMatmulDesc_t desc_ = nullptr;
+  cublasLtMatrixLayout_t a_ = nullptr, b_ = nullptr, c_ = nullptr;
+  cublasLtMatmulAlgo_t algo_{};
+  size_t ws_ = 0;
+  bool residual_;
+  std::string what_;
+};
+
 cublasLtHandle_t lt_handle_create();
 void lt_handle_destroy(cublasLtHandle_t h) noexcept;
 cublasHandle_t blas_handle_create(void* workspace, size_t bytes, bool tf32);

@@ -61,9 +61,14 @@ StepFn op_slice_tokens(OpEnv& env, const Node& n);
 StepFn op_tokens_to_nchw(OpEnv& env, const Node& n);
 StepFn op_concat_prefix(OpEnv& env, const Node& n);
 StepFn op_pos_resample(OpEnv& env, const Node& n);
+StepFn op_conv2d(OpEnv& env, const Node& n);
+StepFn op_group_norm(OpEnv& env, const Node& n);
+StepFn op_relu(OpEnv& env, const Node& n);
+StepFn op_pool2d(OpEnv& env, const Node& n);  // MaxPool2d and AvgPool2d
 
 size_t attention_scratch_bytes(const OpEnv& env, const Node& n);
 size_t patch_embed_scratch_bytes(const OpEnv& env, const Node& n);
+size_t conv2d_scratch_bytes(const OpEnv& env, const Node& n);
 
 // Launchers shared with the executor (dtype conversion of inputs and outputs).
 void convert_from_f32(const float* x, void* y, int64_t n, DType dtype, cudaStream_t s);
