@@ -111,6 +111,7 @@ async function load(batching: boolean) {
       errors: r.errors + r.timeouts,
       meanBatch: ms(served / batches),
       eventLoopDelayMs: { p50: ms(m.get('nodejs_eventloop_delay_seconds', 'quantile="0.5"') * 1e3), p99: ms(m.get('nodejs_eventloop_delay_seconds', 'quantile="0.99"') * 1e3), max: ms(m.get('nodejs_eventloop_delay_max_seconds') * 1e3) },
+      eventLoopUtilization: ms(m.get('nodejs_eventloop_utilization')),
       serverRssMB: Math.round(m.get('process_resident_memory_bytes') / 2 ** 20),
       nativeAfterClose: native,
     };
@@ -170,7 +171,7 @@ else {
     const r = out[k] as Awaited<ReturnType<typeof load>>;
     console.log(
       `${k.padEnd(10)} ${String(r.reqPerSec).padStart(8)} req/s  p50 ${r.latencyMs.p50} ms  p99 ${r.latencyMs.p99} ms  mean batch ${r.meanBatch}  ` +
-        `event-loop delay p99 ${r.eventLoopDelayMs.p99} ms (max ${r.eventLoopDelayMs.max})  non-2xx ${r.non2xx}  errors ${r.errors}  RSS ${r.serverRssMB} MB`,
+        `event-loop delay p99 ${r.eventLoopDelayMs.p99} ms (max ${r.eventLoopDelayMs.max}, busy ${r.eventLoopUtilization})  non-2xx ${r.non2xx}  errors ${r.errors}  RSS ${r.serverRssMB} MB`,
     );
   }
   if (out.soak) console.log('soak:', JSON.stringify(out.soak, null, 2));

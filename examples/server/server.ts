@@ -11,7 +11,7 @@
 // 503 shutting down, 504 timed out. A client that disconnects cancels its queued request.
 import { createServer as httpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { availableParallelism } from 'node:os';
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import { createPool, nativeStats, PromText, VitError, type ModelPool, type ModelSource } from '../../lib/index.ts';
 
@@ -185,6 +185,8 @@ function sendError(res: ServerResponse, err: unknown): void {
   sendJson(res, status, { error: { code: e?.code ?? 'INTERNAL', message: e?.message ?? String(err) } }, status === 429 ? { 'retry-after': '1' } : {});
 }
 
+let lastElu: EventLoopUtilization = performance.eventLoopUtilization();
+
 /** Prometheus text: the pool's batchers, the process, the event loop (since the last scrape), native objects. */
 export function metricsText(pool: ModelPool, eld: IntervalHistogram): string {
   const p = pool.prometheus(new PromText());
@@ -198,6 +200,9 @@ export function metricsText(pool: ModelPool, eld: IntervalHistogram): string {
   }
   p.gauge('nodejs_eventloop_delay_max_seconds', 'Largest event-loop delay since the last scrape.', (eld.count ? eld.max : 0) / 1e9);
   eld.reset();
+  const now = performance.eventLoopUtilization();
+  p.gauge('nodejs_eventloop_utilization', 'Fraction of time the event loop was busy since the last scrape.', performance.eventLoopUtilization(now, lastElu).utilization);
+  lastElu = now;
   const ns = nativeStats();
   p.gauge('vitnode_native_weight_stores', 'Live native weight stores.', ns.weightStores);
   p.gauge('vitnode_native_weight_bytes', 'Float32 bytes held by live weight stores.', ns.weightBytes);
