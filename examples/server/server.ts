@@ -74,7 +74,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     },
   });
   const maxBody = opts.maxBodyBytes ?? 16 << 20;
-  const eld = monitorEventLoopDelay({ resolution: 10 });
+  const eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
   eld.enable();
   let closing = false;
   const started = Date.now();
@@ -185,6 +185,7 @@ function sendError(res: ServerResponse, err: unknown): void {
   sendJson(res, status, { error: { code: e?.code ?? 'INTERNAL', message: e?.message ?? String(err) } }, status === 429 ? { 'retry-after': '1' } : {});
 }
 
+const ELD_RESOLUTION_MS = 10;
 let lastElu: EventLoopUtilization = performance.eventLoopUtilization();
 
 /** Prometheus text: the pool's batchers, the process, the event loop (since the last scrape), native objects. */
@@ -194,11 +195,14 @@ export function metricsText(pool: ModelPool, eld: IntervalHistogram): string {
   p.gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', mem.rss);
   p.gauge('nodejs_heap_used_bytes', 'V8 heap in use.', mem.heapUsed);
   p.gauge('nodejs_external_memory_bytes', 'Memory of C++ objects bound to JS (Buffers, typed arrays).', mem.external + mem.arrayBuffers);
-  // Like prom-client: event-loop delay percentiles since the previous scrape (the histogram resets on each one).
+  // Event-loop delay percentiles since the previous scrape (the histogram resets on each one, as prom-client's).
+  // monitorEventLoopDelay records the time between its timer's callbacks, i.e. the sampling interval plus the
+  // delay: the interval is subtracted here, so an idle loop reads ~0 (prom-client reports the raw values).
+  const delay = (ns: number) => (eld.count ? Math.max(0, ns - ELD_RESOLUTION_MS * 1e6) : 0) / 1e9;
   for (const [q, v] of [['0.5', eld.percentile(50)], ['0.99', eld.percentile(99)]] as const) {
-    p.gauge('nodejs_eventloop_delay_seconds', 'Event-loop delay since the last scrape (perf_hooks.monitorEventLoopDelay, 10 ms resolution).', (eld.count ? v : 0) / 1e9, { quantile: q });
+    p.gauge('nodejs_eventloop_delay_seconds', 'Event-loop delay since the last scrape (perf_hooks.monitorEventLoopDelay, sampling interval removed).', delay(v), { quantile: q });
   }
-  p.gauge('nodejs_eventloop_delay_max_seconds', 'Largest event-loop delay since the last scrape.', (eld.count ? eld.max : 0) / 1e9);
+  p.gauge('nodejs_eventloop_delay_max_seconds', 'Largest event-loop delay since the last scrape.', delay(eld.max));
   eld.reset();
   const now = performance.eventLoopUtilization();
   p.gauge('nodejs_eventloop_utilization', 'Fraction of time the event loop was busy since the last scrape.', performance.eventLoopUtilization(now, lastElu).utilization);
