@@ -40,7 +40,12 @@ mkdirSync(outDir, { recursive: true });
 
 const cmakeJs = createRequire(import.meta.url).resolve('cmake-js/bin/cmake-js');
 const extra = (process.env.VIT_CMAKE_ARGS ?? '').split(/\s+/).filter(Boolean);
-execFileSync(process.execPath, [cmakeJs, 'compile', '--out', 'build', ...(debug ? ['--debug'] : []), ...extra], { cwd: root, stdio: 'inherit' });
+// The running node's headers (npm's nodedir, else the install prefix), handed to cmake-js the way npm does
+// (npm_config_nodedir): without it cmake-js downloads them, which fails offline.
+const env = { ...process.env };
+const nodedir = env.npm_config_nodedir || join(dirname(process.execPath), '..');
+if (existsSync(join(nodedir, 'include', 'node', 'node.h'))) env.npm_config_nodedir = nodedir;
+execFileSync(process.execPath, [cmakeJs, 'compile', '--out', 'build', ...(debug ? ['--debug'] : []), ...extra], { cwd: root, env, stdio: 'inherit' });
 
 const node = readdirSync(built).find((f) => f.endsWith('.node'));
 if (!node) throw new Error(`prebuild-shim: no .node in ${built}`);

@@ -19,7 +19,12 @@ test('npm pack: prebuilt addon + bundled libraries, no fixtures or build leftove
   t.true(existsSync(join(ROOT, 'dist', 'index.js')), 'dist/ is built (npm run build:ts)');
 
   // 1. The prebuild, from the project's cmake-js build (incremental: nothing to compile after the set-up).
-  execFileSync(process.execPath, [join(ROOT, 'scripts', 'prebuild.mjs')], { cwd: ROOT, timeout: 600_000, stdio: 'ignore' });
+  try {
+    execFileSync(process.execPath, [join(ROOT, 'scripts', 'prebuild.mjs')], { cwd: ROOT, timeout: 600_000, encoding: 'utf8', stdio: 'pipe' });
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    return t.fail(`npm run prebuildify failed:\n${String(e.stdout ?? '').slice(-3000)}\n${String(e.stderr ?? '').slice(-3000)}`);
+  }
   const pre = readdirSync(join(ROOT, 'prebuilds', TUPLE)).sort();
   t.deepEqual(pre, ['libOpenCL.so.1', 'libdnnl.so.2', 'libgomp.so.1', 'vitnode.glibc.node']);
 
