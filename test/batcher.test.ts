@@ -63,6 +63,21 @@ test('image requests: classify / embed / features of the digit PNGs, merged by k
   await b.close();
 });
 
+test('classify: every request of a batch gets the label names (not just the first)', async (t) => {
+  const cfg = JSON.parse(readFileSync(join(DIR, 'config.json'), 'utf8'));
+  const names = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
+  cfg.pretrained_cfg = { ...cfg.pretrained_cfg, label_names: names };
+  const named = await createModel(cfg, { checkpoint: join(DIR, 'model.safetensors'), threads: 1 });
+  t.teardown(() => named.dispose());
+  const b = createBatcher(named, { maxBatchSize: 8, maxDelayMs: 30 });
+  const dir = join(FIXTURES, 'digits', 'images');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.png')).sort().slice(0, 8);
+  const preds = await Promise.all(files.map((f) => b.classify(join(dir, f), { topK: 1 })));
+  t.deepEqual(preds.map((p) => p[0].label), files.map((f) => names[Number(/label(\d+)/.exec(f)![1])]));
+  t.is(b.metrics().batchSizes[8], 1);
+  await b.close();
+});
+
 test('a bad image fails only its own request', async (t) => {
   const b = createBatcher(model, { maxDelayMs: 20 });
   const good = join(FIXTURES, 'digits', 'images', readdirSync(join(FIXTURES, 'digits', 'images')).sort()[0]);

@@ -76,6 +76,7 @@ export class Batcher {
   private idleWaiters: (() => void)[] = [];
   private dc: DataConfig | null = null;
   private labels: Promise<ClassLabel[]> | null = null;
+  private labelList: ClassLabel[] = [];
   private counts = { total: 0, ok: 0, failed: 0, rejected: 0, aborted: 0, timedOut: 0 };
   private batches = 0;
   private batchSizes: number[];
@@ -112,19 +113,19 @@ export class Batcher {
     const k = opts.topK ?? 5;
     if (!Number.isInteger(k) || k < 1) return Promise.reject(new VitError('VIT_E_ARGUMENT', `topK must be a positive integer, got ${k}`));
     if (this.model.numClasses === 0) return Promise.reject(new VitError('VIT_E_UNSUPPORTED', `${this.model.name} has no classifier (numClasses 0); use embed()`));
-    this.labels ??= labelsFor(this.model.pretrainedCfg, this.model.numClasses);
+    this.labels ??= labelsFor(this.model.pretrainedCfg, this.model.numClasses).then((l) => (this.labelList = l));
     const labels = this.labels;
-    let lab: ClassLabel[] = [];
     return this.imageRequest(
       image,
       'logits',
+      // Only the first request's exec runs for a batch, so the labels live on the batcher, not in a closure.
       async (t) => {
-        lab = await labels;
+        await labels;
         return [await this.model.forward(t)];
       },
       (outs, r) => {
         const C = outs[0].shape[1];
-        return topK(outs[0].data.subarray(r * C, (r + 1) * C), Math.min(k, C), lab);
+        return topK(outs[0].data.subarray(r * C, (r + 1) * C), Math.min(k, C), this.labelList);
       },
       opts,
     ) as Promise<Prediction[]>;
