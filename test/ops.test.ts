@@ -233,6 +233,57 @@ test('linear: bias / no bias, gelu / tanh, gamma, residual, 2-D and 3-D inputs',
   s.dispose();
 });
 
+test('linear: packing drops the float32 host copy; get() rebuilds it exactly; later programs (other rows, threads) agree', (t) => {
+  const K = 29;
+  const N = 19;
+  const w = randn(N * K, 40, 0.3);
+  const s = store({ 'l.weight': [[N, K], w] });
+  for (const [shape, threads] of [[[3, 5, K], 2], [[7, K], 3], [[1, K], 1], [[4, 9, K], 5]] as [number[], number][]) {
+    const x = randn(shape.reduce((a, c) => a * c), 41 + threads);
+    const outShape = [...shape.slice(0, -1), N];
+    const y = run(s, (g) => g.op('linear', 'l', [g.input(shape)], outShape, { weights: { weight: 'l.weight' } }), [x], threads);
+    near(t, y, outShape, linearRef(x, K, w, N, {}), `linear ${shape} at ${threads} threads`);
+    t.deepEqual(s.get('l.weight'), w, 'get() returns the exact weights after packing');
+  }
+  s.dispose();
+});
+
+test('row-parallel regions: a transformer block gives the same result at 1, 2, 3 and 5 threads', (t) => {
+  const [B, T, D, H] = [2, 13, 24, 3];
+  const ws: Record<string, [number[], Float32Array]> = {};
+  const lin = (name: string, n: number, k: number, seed: number) => {
+    ws[`${name}.weight`] = [[n, k], randn(n * k, seed, 0.2)];
+    ws[`${name}.bias`] = [[n], randn(n, seed + 1, 0.1)];
+  };
+  lin('qkv', 3 * D, D, 50);
+  lin('proj', D, D, 52);
+  lin('fc1', 4 * D, D, 54);
+  lin('fc2', D, 4 * D, 56);
+  for (const n of ['n1', 'n2']) ws[`${n}.weight`] = [[D], randn(D, n.length + 60)], ws[`${n}.bias`] = [[D], randn(D, n.length + 61)];
+  const pos = randn(T * D, 63, 0.5);
+  ws['pos'] = [[1, T, D], pos];
+  const s = store(ws);
+  const x = randn(B * T * D, 64);
+  const lw = (n: string) => ({ weights: { weight: `${n}.weight`, bias: `${n}.bias` } });
+  const block = (g: GraphBuilder) => {
+    let h = g.input([B, T, D]);
+    h = g.op('add', 'pos', [h, g.op('weight', 'p', [], [1, T, D], { weights: { weight: 'pos' } })], [B, T, D]);
+    for (let i = 0; i < 2; i++) {
+      const a = g.op('layer_norm', 'n1', [h], [B, T, D], { ...lw('n1'), attrs: { eps: 1e-6 } });
+      const qkv = g.op('linear', 'qkv', [a], [B, T, 3 * D], lw('qkv'));
+      const att = g.op('attention', 'a', [qkv], [B, T, D], { attrs: { heads: H, scale: 0.3, scale_q: 1 } });
+      h = g.op('linear', 'proj', [att, h], [B, T, D], lw('proj'));
+      const m = g.op('layer_norm', 'n2', [h], [B, T, D], { ...lw('n2'), attrs: { eps: 1e-6 } });
+      const f = g.op('linear', 'fc1', [m], [B, T, 4 * D], { ...lw('fc1'), attrs: { act: 1 } });
+      h = g.op('linear', 'fc2', [f, h], [B, T, D], lw('fc2'));
+    }
+    return g.op('softmax', 'sm', [h], [B, T, D]);
+  };
+  const ref = run(s, block, [x], 1);
+  for (const threads of [2, 3, 5]) near(t, run(s, block, [x], threads), [B, T, D], ref.data, `${threads} threads vs 1`, 1e-6);
+  s.dispose();
+});
+
 test('gelu (exact erf) and tanh elementwise; softmax over the last dim, stable for large values', (t) => {
   const shape = [3, 7, 9];
   const x = randn(189, 21, 3);

@@ -2,6 +2,7 @@
 // their own prepared forms (packed CPU layouts, device copies) in `caches`, built once per store.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,7 +31,15 @@ class WeightStore {
   WeightStore& operator=(const WeightStore&) = delete;
   void set(const std::string& name, std::vector<int64_t> shape, const float* data);
   void set_owned(const std::string& name, std::vector<int64_t> shape, AlignedBuffer data);
-  const Weight& get(const std::string& name) const;  // throws VIT_E_CHECKPOINT naming the key
+  // Throws VIT_E_CHECKPOINT naming the key. A released host copy (below) is rebuilt here on first use and kept.
+  const Weight& get(const std::string& name) const;
+  const std::vector<int64_t>& shape(const std::string& name) const;  // never rebuilds a released host copy
+  // The host copy if resident, else nullptr (never rebuilds it); throws like get() for an unknown key.
+  const float* host_or_null(const std::string& name) const;
+  // Drop the float32 host copy of a weight a backend holds in another form (the CPU backend's packed GEMM
+  // layout), keeping only `restore`, which rewrites the row-major float32 values into a buffer of size() floats.
+  // Halves resident weight memory for CPU models; get() (getWeight, the CUDA uploader) rebuilds on demand.
+  void release_host(const std::string& name, std::function<void(float*)> restore);
   bool has(const std::string& name) const { return weights_.count(name) != 0; }
   std::vector<std::string> names() const;
   size_t bytes() const;
@@ -42,7 +51,9 @@ class WeightStore {
   std::map<std::string, std::shared_ptr<void>> caches;
 
  private:
-  std::map<std::string, Weight> weights_;
+  mutable std::mutex host_mutex_;  // guards release / rebuild of host copies
+  mutable std::map<std::string, Weight> weights_;
+  std::map<std::string, std::function<void(float*)>> restore_;
   uint64_t version_ = 0;
 };
 

@@ -30,7 +30,7 @@ const Shape& wshape(const Node& n, const WeightStore& w, const char* role, bool 
     if (required) bad(n, std::string("missing weight role '") + role + "'");
     return empty;
   }
-  return w.get(*key).shape;
+  return w.shape(*key);
 }
 
 Shape infer(const Node& n, const std::vector<const Shape*>& in, const WeightStore& w) {

@@ -57,16 +57,50 @@ void WeightStore::set_owned(const std::string& name, std::vector<int64_t> shape,
   g_weight_bytes += static_cast<int64_t>(w.size() * sizeof(float));
   auto old = weights_.find(name);
   if (old != weights_.end()) g_weight_bytes -= static_cast<int64_t>(old->second.size() * sizeof(float));
-  weights_[name] = std::move(w);
+  {
+    std::lock_guard<std::mutex> hl(host_mutex_);
+    weights_[name] = std::move(w);
+    restore_.erase(name);
+  }
   ++version_;
   std::lock_guard<std::mutex> lock(cache_mutex);
   caches.clear();  // derived forms are stale now
 }
 
 const Weight& WeightStore::get(const std::string& name) const {
+  std::lock_guard<std::mutex> hl(host_mutex_);
   auto it = weights_.find(name);
   if (it == weights_.end()) fail(ErrorCode::Checkpoint, "weight '" + name + "' is not loaded");
+  if (!it->second.data) {
+    auto r = restore_.find(name);
+    if (r == restore_.end()) fail(ErrorCode::Internal, "weight '" + name + "' has no host copy");
+    auto buf = aligned_alloc_f32(it->second.size());
+    r->second(buf.get());
+    it->second.data = std::move(buf);
+  }
   return it->second;
+}
+
+const std::vector<int64_t>& WeightStore::shape(const std::string& name) const {
+  std::lock_guard<std::mutex> hl(host_mutex_);
+  auto it = weights_.find(name);
+  if (it == weights_.end()) fail(ErrorCode::Checkpoint, "weight '" + name + "' is not loaded");
+  return it->second.shape;
+}
+
+const float* WeightStore::host_or_null(const std::string& name) const {
+  std::lock_guard<std::mutex> hl(host_mutex_);
+  auto it = weights_.find(name);
+  if (it == weights_.end()) fail(ErrorCode::Checkpoint, "weight '" + name + "' is not loaded");
+  return it->second.data.get();
+}
+
+void WeightStore::release_host(const std::string& name, std::function<void(float*)> restore) {
+  std::lock_guard<std::mutex> hl(host_mutex_);
+  auto it = weights_.find(name);
+  if (it == weights_.end()) fail(ErrorCode::Checkpoint, "weight '" + name + "' is not loaded");
+  restore_[name] = std::move(restore);
+  it->second.data.reset();
 }
 
 std::vector<std::string> WeightStore::names() const {

@@ -1,5 +1,6 @@
 #include "cpu/dnnl-linear.h"
 
+#include <cstdlib>
 #include <vector>
 
 #include "vit/error.h"
@@ -17,10 +18,20 @@ dnnl::engine& cpu_engine() {
 
 namespace {
 
-// Packed copies of one weight, one per layout oneDNN asked for (layouts rarely differ between batch sizes).
+// Packed copies of one weight, one per layout oneDNN asked for (layouts rarely differ between row counts).
 struct PackedWeight {
   std::vector<std::pair<memory::desc, memory>> forms;
 };
+
+// Once a weight is packed, its float32 host copy is dropped from the store (the packed form can rebuild it: the
+// store calls `restore` from get(), e.g. for getWeight or a CUDA upload). VITNODE_KEEP_HOST_WEIGHTS=1 keeps both.
+bool release_host_copies() {
+  static const bool keep = [] {
+    const char* e = std::getenv("VITNODE_KEEP_HOST_WEIGHTS");
+    return e && *e && std::string(e) != "0";
+  }();
+  return !keep;
+}
 
 memory packed_weight(WeightStore& store, const std::string& key, const memory::desc& want, int64_t k, int64_t n) {
   std::lock_guard<std::mutex> lock(store.cache_mutex);
@@ -29,13 +40,24 @@ memory packed_weight(WeightStore& store, const std::string& key, const memory::d
   auto* pw = static_cast<PackedWeight*>(slot.get());
   for (auto& f : pw->forms)
     if (f.first == want) return f.second;
-  const float* raw = store.get(key).data.get();
-  memory plain({{k, n}, dt::f32, tag::ba}, cpu_engine(), const_cast<float*>(raw));
+  const memory::desc plain_md({k, n}, dt::f32, tag::ba);
+  const float* raw = store.host_or_null(key);
+  if (!raw && pw->forms.empty()) raw = store.get(key).data.get();
+  // From the host copy, or (released) from the first packed form: a reorder between layouts is exact.
+  memory src = raw ? memory(plain_md, cpu_engine(), const_cast<float*>(raw)) : pw->forms.front().second;
   memory packed(want, cpu_engine());
   dnnl::stream s(cpu_engine());
-  dnnl::reorder(plain, packed).execute(s, plain, packed);
+  dnnl::reorder(src, packed).execute(s, src, packed);
   s.wait();
   pw->forms.emplace_back(want, packed);
+  if (raw && release_host_copies()) {
+    store.release_host(key, [packed, plain_md](float* dst) {
+      memory plain(plain_md, cpu_engine(), dst);
+      dnnl::stream rs(cpu_engine());
+      dnnl::reorder(packed, plain).execute(rs, const_cast<memory&>(packed), plain);
+      rs.wait();
+    });
+  }
   return packed;
 }
 

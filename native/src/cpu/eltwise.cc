@@ -81,6 +81,22 @@ void gelu_erf(const float* x, float* y, int64_t n, int threads) {
   for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
 }
 
+void add_rows(const float* a, const float* b, float* y, int64_t row0, int64_t row1, int64_t d, int64_t b_rows,
+              float alpha, float beta) {
+  for (int64_t r = row0; r < row1; ++r) {
+    const float* ar = a + r * d;
+    const float* br = b + (r % b_rows) * d;
+    float* yr = y + r * d;
+    if (alpha == 1.0f && beta == 1.0f) {
+#pragma omp simd
+      for (int64_t j = 0; j < d; ++j) yr[j] = ar[j] + br[j];
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < d; ++j) yr[j] = alpha * ar[j] + beta * br[j];
+    }
+  }
+}
+
 void add_scaled(const float* a, const float* b, float* y, int64_t batch, int64_t per_item, bool b_broadcast,
                 float alpha, float beta, int threads) {
 #pragma omp parallel for num_threads(threads) schedule(static)

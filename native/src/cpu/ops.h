@@ -11,6 +11,9 @@ void softmax_row(float* x, int64_t n);                    // in place, numerical
 void softmax_rows(float* x, int64_t rows, int64_t n, int threads);
 void tanh_inplace(const float* x, float* y, int64_t n, int threads);
 void gelu_erf(const float* x, float* y, int64_t n, int threads);
+// Rows [row0, row1) of y = alpha * a + beta * b over rows of width d; b has b_rows rows, broadcast by r % b_rows.
+void add_rows(const float* a, const float* b, float* y, int64_t row0, int64_t row1, int64_t d, int64_t b_rows,
+              float alpha, float beta);
 void add_scaled(const float* a, const float* b, float* y, int64_t batch, int64_t per_item, bool b_broadcast,
                 float alpha, float beta, int threads);
 
@@ -21,9 +24,18 @@ void layer_norm(const float* x, const float* gamma, const float* beta, float* y,
 // attention.cc: qkv[B,T,3D] (q|k|v rows, head-major) -> out[B,T,D]. scratch: threads * T * T floats.
 void attention(const float* qkv, float* out, int64_t b, int64_t t, int64_t d, int64_t heads, float scale,
                bool scale_q, float* scratch, int threads);
+// Query rows are split into this many blocks per (batch, head), so that every thread gets work.
+int64_t attention_query_blocks(int64_t b, int64_t t, int64_t heads, int threads);
+// The worksharing body (an orphaned `omp for`, implicit barrier at its end): call from every thread of a parallel
+// region, or outside one (runs serially). scratch: T * T floats per thread of the region.
+void attention_ws(const float* qkv, float* out, int64_t b, int64_t t, int64_t d, int64_t heads, float scale,
+                  int64_t qblocks, float* scratch);
 
 // tokens.cc
 void patchify(const float* x, float* cols, int64_t b, int64_t c, int64_t h, int64_t w, int64_t p, int threads);
+// Rows [row0, row1) of patchify's output (row = (b, gy, gx)), written from cols[0]; single-threaded.
+void patchify_rows(const float* x, float* cols, int64_t row0, int64_t row1, int64_t c, int64_t h, int64_t w,
+                   int64_t p);
 void concat_prefix(const float* x, const std::vector<const float*>& prefix, const std::vector<int64_t>& counts,
                    float* y, int64_t b, int64_t n, int64_t d);
 void pool_tokens(const float* x, float* y, int64_t b, int64_t t, int64_t d, int mode, int64_t start, int64_t index);

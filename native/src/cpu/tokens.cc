@@ -25,6 +25,23 @@ void patchify(const float* x, float* cols, int64_t b, int64_t c, int64_t h, int6
       }
 }
 
+void patchify_rows(const float* x, float* cols, int64_t row0, int64_t row1, int64_t c, int64_t h, int64_t w,
+                   int64_t p) {
+  const int64_t gh = (h + p - 1) / p, gw = (w + p - 1) / p, k = c * p * p;
+  for (int64_t r = row0; r < row1; ++r) {
+    const int64_t bi = r / (gh * gw), gy = (r / gw) % gh, gx = r % gw;
+    float* row = cols + (r - row0) * k;
+    for (int64_t ci = 0; ci < c; ++ci)
+      for (int64_t py = 0; py < p; ++py) {
+        const int64_t y = gy * p + py;
+        float* dst = row + (ci * p + py) * p;
+        const int64_t x0 = gx * p, nx = std::max<int64_t>(0, std::min(p, w - x0));
+        if (y < h && nx > 0) std::memcpy(dst, x + ((bi * c + ci) * h + y) * w + x0, nx * sizeof(float));
+        for (int64_t px = (y < h ? nx : 0); px < p; ++px) dst[px] = 0.f;
+      }
+  }
+}
+
 void concat_prefix(const float* x, const std::vector<const float*>& prefix, const std::vector<int64_t>& counts,
                    float* y, int64_t b, int64_t n, int64_t d) {
   int64_t np = 0;

@@ -89,9 +89,9 @@ Napi::Value WeightStoreWrap::Shape(const Napi::CallbackInfo& info) {
   auto st = store(env);
   std::string name = info[0].As<Napi::String>();
   return guarded(env, [&] {
-    const Weight& w = st->get(name);
-    auto a = Napi::Array::New(env, w.shape.size());
-    for (size_t i = 0; i < w.shape.size(); ++i) a.Set(i, Napi::Number::New(env, static_cast<double>(w.shape[i])));
+    const auto& shape = st->shape(name);
+    auto a = Napi::Array::New(env, shape.size());
+    for (size_t i = 0; i < shape.size(); ++i) a.Set(i, Napi::Number::New(env, static_cast<double>(shape[i])));
     return a;
   });
 }
