@@ -98,9 +98,10 @@ export async function createModel(source: ModelSource, options: CreateModelOptio
 
 function deviceSpec(device: string, dtype: DeviceSpec['dtype'], tf32: boolean): DeviceSpec {
   if (device === 'cpu') {
-    if (dtype !== 'float32') throw new VitError('VIT_E_UNSUPPORTED', `dtype ${dtype} is CUDA-only; the CPU backend runs float32`);
+    if (dtype === 'float16') throw new VitError('VIT_E_UNSUPPORTED', 'dtype float16 is CUDA-only; the CPU backend runs float32 (or opt-in bfloat16 GEMMs)');
     if (tf32) throw new VitError('VIT_E_UNSUPPORTED', 'tf32 is a CUDA option');
-    return { device: 'cpu' };
+    // bfloat16 on CPU: opt-in, GEMMs only (AVX512-BF16; the program build says when the CPU lacks it).
+    return dtype === 'bfloat16' ? { device: 'cpu', dtype } : { device: 'cpu' };
   }
   const status = binding.cudaStatus();
   if (!status.available) throw new VitError('VIT_E_CUDA', `CUDA is unavailable: ${status.reason}`);

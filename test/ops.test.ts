@@ -248,6 +248,30 @@ test('linear: packing drops the float32 host copy; get() rebuilds it exactly; la
   s.dispose();
 });
 
+test('linear in opt-in bfloat16 (CPU, AVX512-BF16 only): close to float32 at bf16 precision; weights still exact', (t) => {
+  const [K, N] = [64, 24];
+  const w = randn(N * K, 70, 0.3);
+  const s = store({ 'l.weight': [[N, K], w] });
+  const x = randn(3 * 5 * K, 71);
+  const g = new GraphBuilder();
+  g.output('y', g.op('linear', 'l', [g.input([3, 5, K])], [3, 5, N], { weights: { weight: 'l.weight' } }));
+  let p;
+  try {
+    p = new binding.Program(g.spec(), s, { device: 'cpu', dtype: 'bfloat16' });
+  } catch (e) {
+    t.is((e as { code?: string }).code, 'VIT_E_UNSUPPORTED');
+    t.pass('no AVX512-BF16 here');
+    s.dispose();
+    return;
+  }
+  const [y] = p.runSync([x], 2);
+  p.dispose();
+  const e = relErr(y.data, linearRef(x, K, w, N, {}));
+  t.true(e < 2e-2 && e > 1e-6, `bf16 rel err ${e.toExponential(2)}`);
+  t.deepEqual(s.get('l.weight'), w);
+  s.dispose();
+});
+
 test('row-parallel regions: a transformer block gives the same result at 1, 2, 3 and 5 threads', (t) => {
   const [B, T, D, H] = [2, 13, 24, 3];
   const ws: Record<string, [number[], Float32Array]> = {};

@@ -47,7 +47,10 @@ class Executor {
   virtual std::vector<ProfileEntry> profile() const { return {}; }
 };
 
-std::unique_ptr<Executor> make_cpu_executor(const Graph& g, const Plan& p, std::shared_ptr<WeightStore> w);
+// dev.dtype BF16 (opt-in): GEMMs (Linear, PatchEmbed) in bfloat16 with float32 accumulation and output, on CPUs
+// with AVX512-BF16; everything else stays float32. F16 is CUDA-only.
+std::unique_ptr<Executor> make_cpu_executor(const Graph& g, const Plan& p, std::shared_ptr<WeightStore> w,
+                                            const DeviceSpec& dev = {});
 // Defined in cuda/ when built with CUDA; otherwise throws Unsupported ("built without CUDA").
 std::unique_ptr<Executor> make_cuda_executor(const Graph& g, const Plan& p, std::shared_ptr<WeightStore> w,
                                              const DeviceSpec& dev);

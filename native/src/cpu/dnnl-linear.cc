@@ -16,6 +16,11 @@ dnnl::engine& cpu_engine() {
   return eng;
 }
 
+bool bf16_supported() {
+  const auto isa = dnnl::get_effective_cpu_isa();
+  return isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
+}
+
 namespace {
 
 // Packed copies of one weight, one per layout oneDNN asked for (layouts rarely differ between row counts).
@@ -42,15 +47,18 @@ memory packed_weight(WeightStore& store, const std::string& key, const memory::d
     if (f.first == want) return f.second;
   const memory::desc plain_md({k, n}, dt::f32, tag::ba);
   const float* raw = store.host_or_null(key);
-  if (!raw && pw->forms.empty()) raw = store.get(key).data.get();
-  // From the host copy, or (released) from the first packed form: a reorder between layouts is exact.
-  memory src = raw ? memory(plain_md, cpu_engine(), const_cast<float*>(raw)) : pw->forms.front().second;
+  const memory* f32_form = nullptr;  // float32 forms only: a bfloat16 one cannot rebuild the weights
+  for (auto& f : pw->forms)
+    if (f.first.data_type() == dt::f32 && !f32_form) f32_form = &f.second;
+  if (!raw && !f32_form) raw = store.get(key).data.get();
+  // From the host copy, or (released) from a float32 packed form: a reorder between float32 layouts is exact.
+  memory src = raw ? memory(plain_md, cpu_engine(), const_cast<float*>(raw)) : *f32_form;
   memory packed(want, cpu_engine());
   dnnl::stream s(cpu_engine());
   dnnl::reorder(src, packed).execute(s, src, packed);
   s.wait();
   pw->forms.emplace_back(want, packed);
-  if (raw && release_host_copies()) {
+  if (raw && want.data_type() == dt::f32 && release_host_copies()) {
     store.release_host(key, [packed, plain_md](float* dst) {
       memory plain(plain_md, cpu_engine(), dst);
       dnnl::stream rs(cpu_engine());
@@ -64,11 +72,12 @@ memory packed_weight(WeightStore& store, const std::string& key, const memory::d
 }  // namespace
 
 DnnlLinear::DnnlLinear(WeightStore& store, const std::string& weight_key, const float* bias, const float* gamma,
-                       int64_t m, int64_t k, int64_t n, Act act, bool residual)
-    : has_bias_(bias != nullptr), has_gamma_(gamma != nullptr), has_res_(residual) {
+                       int64_t m, int64_t k, int64_t n, Act act, bool residual, bool bf16)
+    : bf16_(bf16), has_bias_(bias != nullptr), has_gamma_(gamma != nullptr), has_res_(residual) {
   auto& eng = cpu_engine();
-  memory::desc src_md({m, k}, dt::f32, tag::ab);
-  memory::desc wei_any({k, n}, dt::f32, tag::any);
+  const dt in_dt = bf16 ? dt::bf16 : dt::f32;
+  memory::desc src_md({m, k}, in_dt, tag::ab);
+  memory::desc wei_any({k, n}, in_dt, tag::any);
   memory::desc dst_md({m, n}, dt::f32, tag::ab);
   memory::desc bias_md({1, n}, dt::f32, tag::ab);
   memory::desc row_md({1, n}, dt::f32, tag::ab);
@@ -97,7 +106,13 @@ DnnlLinear::DnnlLinear(WeightStore& store, const std::string& weight_key, const 
     fail(ErrorCode::Internal, "oneDNN matmul for '" + weight_key + "' [" + std::to_string(m) + "x" +
                                   std::to_string(k) + "]x[" + std::to_string(k) + "x" + std::to_string(n) + "]: " + e.what());
   }
-  src_ = memory(src_md, eng, DNNL_MEMORY_NONE);
+  if (bf16_) {
+    src_ = memory(src_md, eng);  // owned bfloat16 copy of x
+    src_f32_ = memory({{m, k}, dt::f32, tag::ab}, eng, DNNL_MEMORY_NONE);
+    to_bf16_ = dnnl::reorder(src_f32_, src_);
+  } else {
+    src_ = memory(src_md, eng, DNNL_MEMORY_NONE);
+  }
   dst_ = memory(dst_md, eng, DNNL_MEMORY_NONE);
   if (has_bias_) bias_ = memory(bias_md, eng, const_cast<float*>(bias));
   if (has_gamma_) gamma_ = memory(row_md, eng, const_cast<float*>(gamma));
@@ -107,7 +122,13 @@ DnnlLinear::DnnlLinear(WeightStore& store, const std::string& weight_key, const 
 void DnnlLinear::run(dnnl::stream& s, const float* x, float* y, const float* residual) const {
   // memory objects are handles; copies share the descriptor and let each run set its own pointers.
   memory src = src_, dst = dst_;
-  src.set_data_handle(const_cast<float*>(x));
+  if (bf16_) {
+    memory xf = src_f32_;
+    xf.set_data_handle(const_cast<float*>(x));
+    to_bf16_.execute(s, xf, src);
+  } else {
+    src.set_data_handle(const_cast<float*>(x));
+  }
   dst.set_data_handle(y);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei_}, {DNNL_ARG_DST, dst}};
   if (has_bias_) args[DNNL_ARG_BIAS] = bias_;

@@ -12,16 +12,21 @@ namespace vit::cpu {
 enum class Act { None = 0, Gelu = 1, Tanh = 2 };
 
 dnnl::engine& cpu_engine();
+bool bf16_supported();  // oneDNN's effective ISA has AVX512-BF16
 
 class DnnlLinear {
  public:
   // w: [n, k] row-major (a Linear weight, or a conv weight [n, c, p, p] viewed as [n, c*p*p]).
+  // bf16: x and W in bfloat16 (x converted per run into an owned buffer), float32 accumulation, bias and output.
   DnnlLinear(WeightStore& store, const std::string& weight_key, const float* bias, const float* gamma, int64_t m,
-             int64_t k, int64_t n, Act act, bool residual);
+             int64_t k, int64_t n, Act act, bool residual, bool bf16 = false);
   void run(dnnl::stream& s, const float* x, float* y, const float* residual) const;
 
  private:
   dnnl::matmul prim_;
+  bool bf16_ = false;
+  dnnl::reorder to_bf16_;
+  dnnl::memory src_f32_;
   dnnl::memory src_, dst_, wei_, bias_, gamma_, res_;
   bool has_bias_, has_gamma_, has_res_;
   int gamma_idx_ = -1, res_idx_ = -1;

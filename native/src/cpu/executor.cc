@@ -61,8 +61,8 @@ struct Schedule {
 
 class CpuExecutor : public Executor {
  public:
-  CpuExecutor(const Graph& g, const Plan& p, std::shared_ptr<WeightStore> w)
-      : g_(g), p_(p), w_(std::move(w)), arena_(aligned_alloc_f32(static_cast<size_t>(p.arena_floats))) {
+  CpuExecutor(const Graph& g, const Plan& p, std::shared_ptr<WeightStore> w, bool bf16)
+      : bf16_(bf16), g_(g), p_(p), w_(std::move(w)), arena_(aligned_alloc_f32(static_cast<size_t>(p.arena_floats))) {
     for (const auto& n : g_.nodes) {
       Step s;
       s.node = &n;
@@ -169,10 +169,10 @@ class CpuExecutor : public Executor {
         if (n.op == OpKind::Linear)
           sc->linear[i][part] = std::make_unique<cpu::DnnlLinear>(
               *w_, *n.weight("weight"), wptr(n, "bias"), wptr(n, "gamma"), r1 - r0, k, wt[0],
-              static_cast<cpu::Act>(n.iattr("act", 0)), n.inputs.size() == 2);
+              static_cast<cpu::Act>(n.iattr("act", 0)), n.inputs.size() == 2, bf16_);
         else {
           sc->linear[i][part] = std::make_unique<cpu::DnnlLinear>(*w_, *n.weight("weight"), wptr(n, "bias"), nullptr,
-                                                                  r1 - r0, k, wt[0], cpu::Act::None, false);
+                                                                  r1 - r0, k, wt[0], cpu::Act::None, false, bf16_);
           sc->cols[i][part].resize(static_cast<size_t>((r1 - r0) * k));
         }
       }
@@ -450,6 +450,7 @@ class CpuExecutor : public Executor {
 
   // VITNODE_PROFILE=1: time every step (per op kind; linears per name), summary on stderr when the program is freed.
   bool profile_ = std::getenv("VITNODE_PROFILE") != nullptr;
+  bool bf16_ = false;
   std::map<std::string, double> prof_;
   int prof_runs_ = 0;
   const Graph& g_;
@@ -467,8 +468,12 @@ class CpuExecutor : public Executor {
 
 }  // namespace
 
-std::unique_ptr<Executor> make_cpu_executor(const Graph& g, const Plan& p, std::shared_ptr<WeightStore> w) {
-  return std::make_unique<CpuExecutor>(g, p, std::move(w));
+std::unique_ptr<Executor> make_cpu_executor(const Graph& g, const Plan& p, std::shared_ptr<WeightStore> w,
+                                            const DeviceSpec& dev) {
+  VIT_CHECK(dev.dtype != DType::F16, Unsupported, "float16 is CUDA-only; the CPU backend runs float32 or bfloat16");
+  VIT_CHECK(dev.dtype != DType::BF16 || cpu::bf16_supported(), Unsupported,
+            "bfloat16 on CPU needs AVX512-BF16 (oneDNN reports a lower ISA here)");
+  return std::make_unique<CpuExecutor>(g, p, std::move(w), dev.dtype == DType::BF16);
 }
 
 }  // namespace vit
