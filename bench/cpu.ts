@@ -10,7 +10,7 @@
 //
 // Options (env in brackets):
 //   --models a,b,c        default: deit_tiny_patch16_224,vit_small_patch16_224,vit_base_patch16_224
-//   --batches 1,8         default 1,8
+//   --batches 1,8,32      default 1,8,32
 //   --threads N           default 2                 [VITNODE_BENCH_THREADS]
 //   --seconds S           timed seconds per cell, default 3   [VITNODE_BENCH_SECONDS]
 //   --warmup S            warm-up seconds per cell, default 1
@@ -64,7 +64,7 @@ function parseArgs(argv: string[]): Opts {
   const env = process.env;
   const o: Opts = {
     models: ['deit_tiny_patch16_224', 'vit_small_patch16_224', 'vit_base_patch16_224'],
-    batches: [1, 8],
+    batches: [1, 8, 32],
     threads: Number(env.VITNODE_BENCH_THREADS ?? 2),
     seconds: Number(env.VITNODE_BENCH_SECONDS ?? 3),
     warmup: 1,
@@ -156,10 +156,49 @@ interface Prepared {
   paths: EnginePaths;
   params: number;
   numHeads: number;
+  /** Multiply-adds x 2 of one image's forward (patch GEMM, the blocks' GEMMs and attention products, head). */
+  flopsPerImage: number;
   check: { engine: EngineName; batch: number; maxAbsDiff: number; maxAbsLogit: number; ok: boolean }[];
   error?: string;
   /** Set when the optional PyTorch peer failed its check (the model is still timed for vitnode and ORT). */
   torchError?: string;
+}
+
+function modelFlops(v: VisionTransformer, cfg: ReturnType<typeof resolveModel>['config']): number {
+  const [gh, gw] = v.patchEmbed.gridSize;
+  const n = gh * gw;
+  const t = v.numPrefixTokens + n;
+  const d = v.embedDim;
+  const blk = v.blocks[0];
+  const hid = blk.mlp.fc1.outFeatures;
+  const [ph, pw] = Array.isArray(cfg.patchSize) ? cfg.patchSize : [cfg.patchSize, cfg.patchSize];
+  const k = cfg.inChans * ph * pw;
+  const perBlock = 2 * t * d * 3 * d + 2 * t * d * d + 2 * t * d * hid * 2 + 2 * 2 * t * t * d;
+  return 2 * n * k * d + v.blocks.length * perBlock + 2 * d * cfg.numClasses;
+}
+
+/** GFLOP/s of oneDNN's matmul on a 2048^3 product (packed weights) through vitnode's linear op. */
+async function sgemmPeak(threads: number): Promise<number> {
+  const { binding } = await import('../lib/binding.ts');
+  const { GraphBuilder } = await import('../lib/graph/builder.ts');
+  const n = 2048;
+  const store = new binding.WeightStore();
+  store.set('w', [n, n], seededInput(n * n, 5));
+  const g = new GraphBuilder();
+  g.output('y', g.op('linear', 'l', [g.input([n, n])], [n, n], { weights: { weight: 'w' } }));
+  const prog = new binding.Program(g.spec(), store, { device: 'cpu' });
+  const x = [seededInput(n * n, 6)];
+  for (let i = 0; i < 3; i++) prog.runSync(x, threads);
+  const xs: number[] = [];
+  const t0 = performance.now();
+  while (performance.now() - t0 < 3000 || xs.length < 10) {
+    const t = performance.now();
+    prog.runSync(x, threads);
+    xs.push(performance.now() - t);
+  }
+  prog.dispose();
+  store.dispose();
+  return (2 * n ** 3) / (Math.min(...xs) / 1000) / 1e9;
 }
 
 async function prepare(model: string, dir: string, o: Opts, log: (s: string) => void): Promise<Prepared> {
@@ -175,6 +214,7 @@ async function prepare(model: string, dir: string, o: Opts, log: (s: string) => 
     paths: { checkpoint, onnx },
     params: tensors.reduce((a, t) => a + t.data.length, 0),
     numHeads: cfg.numHeads,
+    flopsPerImage: modelFlops(module, cfg),
     check: [],
   };
   const engines = {
@@ -284,6 +324,9 @@ interface Row {
   ratio: number;
   /** vitnode img/s over torch img/s (median of per-round ratios), with --torch. */
   ratioTorch?: number;
+  flopsPerImage: number;
+  /** vitnode: float32 weights + activation arena, MiB (the RSS budget's base). */
+  weightsActMB?: number;
 }
 
 interface Summary {
@@ -329,12 +372,12 @@ function summarize(cells: CellResult[]): Summary {
 const f1 = (x: number) => x.toFixed(1);
 const f2 = (x: number) => x.toFixed(2);
 
-function table(rows: Row[]): string {
+function table(rows: Row[], peak: number): string {
   const torch = rows.some((r) => r.torch);
   const head = ['model', 'batch', 'vitnode img/s', 'ort img/s', 'vitnode / ort', 'vitnode ms/batch', 'ort ms/batch',
     'vitnode p50 / p99 ms', 'ort p50 / p99 ms', 'vitnode peak RSS MB', 'ort peak RSS MB'];
   if (torch) head.push('torch* img/s', 'vitnode / torch*', 'torch* peak RSS MB');
-  head.push('other load (cores)');
+  head.push('vitnode GFLOP/s (% of SGEMM peak)', 'weights + act. MB (vitnode peak RSS above bare node / it)', 'other load (cores)');
   const lines = [head, head.map(() => '---')];
   for (const r of rows) {
     const line = [
@@ -346,6 +389,9 @@ function table(rows: Row[]): string {
     if (torch) {
       line.push(r.torch ? f1(r.torch.imgPerSec) : '—', r.ratioTorch ? `${f2(r.ratioTorch)}x` : '—', r.torch ? String(Math.round(r.torch.peakRssMB)) : '—');
     }
+    const gf = (r.vitnode.imgPerSec * r.flopsPerImage) / 1e9;
+    line.push(`${gf.toFixed(0)} (${peak > 0 ? ((100 * gf) / peak).toFixed(0) : '?'}%)`);
+    line.push(r.weightsActMB ? `${Math.round(r.weightsActMB)} (${f2((r.vitnode.peakRssMB - r.vitnode.baselineRssMB) / r.weightsActMB)}x)` : '—');
     const loads = [r.vitnode, r.ort, r.torch].filter((x) => x && x.foreignCpu !== null).map((x) => x!.foreignCpu!);
     line.push(loads.length ? f2(Math.max(...loads)) : 'n/a');
     lines.push(line);
@@ -363,7 +409,10 @@ function markdown(m: Machine, o: Opts, rows: Row[], prepared: Prepared[], versio
   s.push(`Settings: ${o.threads} threads (ORT: intraOpNumThreads ${o.threads}, interOpNumThreads 1, graphOptimizationLevel all, sequential), ` +
     `${o.seconds} s timed per cell after ${o.warmup} s warm-up, ${o.rounds} round(s), float32, seeded random weights (same bytes for both engines).`);
   s.push('');
-  s.push(table(rows));
+  s.push(`SGEMM peak: ${versions.sgemmPeak ?? '?'} GFLOP/s — oneDNN matmul on a 2048 x 2048 x 2048 float32 product with packed weights, ` +
+    `through vitnode's linear op, ${o.threads} threads, best of >= 3 s (the yardstick for the GFLOP/s column; model FLOPs count the GEMMs and attention products).  `);
+  s.push('');
+  s.push(table(rows, Number(versions.sgemmPeak ?? 0)));
   s.push('');
   s.push('vitnode / ort = vitnode img/s / onnxruntime-node img/s (median of the per-round ratios; > 1 means vitnode is faster). ' +
     'img/s and ms/batch: median over rounds; p50 / p99: over all timed runs of all rounds; ' +
@@ -411,6 +460,8 @@ async function main(): Promise<void> {
   const { binding } = await import('../lib/binding.ts');
   const versions: Record<string, string> = { vitnodeGemm: `(${binding.cpuInfo().gemm})` };
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  versions.sgemmPeak = (await sgemmPeak(o.threads)).toFixed(0);
+  log(`SGEMM peak (oneDNN 2048^3 via vitnode's linear op, ${o.threads} threads): ${versions.sgemmPeak} GFLOP/s`);
   log(`vitnode vs onnxruntime-node — ${m.cpu}, ${m.cores} CPUs [${m.flags}], ${o.threads} threads, ${date}`);
   const dir = mkdtempSync(join(tmpdir(), 'vitnode-bench-'));
   const prepared: Prepared[] = [];
@@ -421,7 +472,7 @@ async function main(): Promise<void> {
       try {
         prepared.push(await prepare(model, dir, o, log));
       } catch (err) {
-        prepared.push({ model, imgSize: 224, paths: { checkpoint: '', onnx: '' }, params: 0, numHeads: 0, check: [], error: (err as Error).message });
+        prepared.push({ model, imgSize: 224, paths: { checkpoint: '', onnx: '' }, params: 0, numHeads: 0, flopsPerImage: 0, check: [], error: (err as Error).message });
       }
       const p = prepared[prepared.length - 1];
       if (p.error) log(`  ${model}: ${p.error}`);
@@ -469,8 +520,10 @@ async function main(): Promise<void> {
         const ratios = rs.map((g) => g.vitnode!.imgPerSec / g.ort!.imgPerSec);
         const row: Row = {
           model: p.model, batch, vitnode: summarize(rs.map((g) => g.vitnode!)), ort: summarize(rs.map((g) => g.ort!)),
-          ratios, ratio: median(ratios),
+          ratios, ratio: median(ratios), flopsPerImage: p.flopsPerImage,
         };
+        const v0 = rs[0].vitnode!;
+        if (v0.weightsMB !== undefined) row.weightsActMB = v0.weightsMB + (v0.activationsMB ?? 0);
         if (rs.every((g) => g.torch)) {
           row.torch = summarize(rs.map((g) => g.torch!));
           row.ratioTorch = median(rs.map((g) => g.vitnode!.imgPerSec / g.torch!.imgPerSec));
@@ -494,7 +547,7 @@ async function main(): Promise<void> {
     }, null, 2) + '\n');
   } else {
     log('');
-    log(table(rows));
+    log(table(rows, Number(versions.sgemmPeak ?? 0)));
     for (const f of failed) log(`${f.model}: NOT TIMED — ${f.error}`);
   }
   if (o.write) {

@@ -39,6 +39,9 @@ export interface CellResult {
   baselineRssMB: number;
   peakRssMB: number;
   rssAfterMB: number;
+  /** vitnode only: float32 weight bytes and the planned activation arena of the live program(s), MiB. */
+  weightsMB?: number;
+  activationsMB?: number;
 }
 
 /** Peak resident set of this process image in MiB (Linux VmHWM; elsewhere getrusage maxrss). */
@@ -116,6 +119,12 @@ async function main(): Promise<void> {
     peakRssMB: peakRss,
     rssAfterMB,
   };
+  if (a.engine === 'vitnode') {
+    const { binding } = await import('../lib/binding.ts');
+    const st = binding.nativeStats();
+    result.weightsMB = st.weightBytes / 2 ** 20;
+    result.activationsMB = st.arenaBytes / 2 ** 20;
+  }
   await engine.dispose();
   process.stdout.write(`\n@@RESULT ${JSON.stringify(result)}\n`);
 }
