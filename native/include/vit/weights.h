@@ -11,7 +11,11 @@
 
 namespace vit {
 
+// Large buffers (>= 1 MiB: weights, arenas) are mapped pages of their own, returned to the OS when freed; glibc's
+// heap would keep them once its dynamic mmap threshold has grown (after the first large free), which made the
+// float32 weights released by CPU packing stay resident and doubled peak RSS at the first forward.
 struct AlignedFree {
+  size_t mapped_bytes = 0;  // 0: from aligned_alloc
   void operator()(float* p) const;
 };
 using AlignedBuffer = std::unique_ptr<float[], AlignedFree>;

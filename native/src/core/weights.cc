@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <sys/mman.h>
+
 #include "vit/error.h"
 
 namespace vit {
@@ -26,11 +28,19 @@ WeightStore::~WeightStore() {
   g_weight_bytes -= static_cast<int64_t>(bytes());
 }
 
-void AlignedFree::operator()(float* p) const { std::free(p); }
+void AlignedFree::operator()(float* p) const {
+  if (mapped_bytes) munmap(p, mapped_bytes);
+  else std::free(p);
+}
 
 AlignedBuffer aligned_alloc_f32(size_t n) {
   size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
   if (bytes == 0) bytes = 64;
+  if (bytes >= (size_t{1} << 20)) {
+    void* m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) fail(ErrorCode::Internal, "out of host memory mapping " + std::to_string(bytes) + " bytes");
+    return AlignedBuffer(static_cast<float*>(m), AlignedFree{bytes});
+  }
   void* p = std::aligned_alloc(64, bytes);
   if (!p) fail(ErrorCode::Internal, "out of host memory allocating " + std::to_string(bytes) + " bytes");
   return AlignedBuffer(static_cast<float*>(p));
