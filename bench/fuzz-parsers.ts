@@ -4,6 +4,7 @@
 //   node --import=tsx bench/fuzz-parsers.ts [--cases 100000] [--seed 1] [--out dir]
 // test/checkpoints-fuzz.test.ts runs a few thousand cases of the same code.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mulberry32 } from '../lib/weights/init.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,16 +28,8 @@ export interface FuzzResult {
   seconds: number;
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0 || 1;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Seed 0 would make mulberry32's first state 0: keep the old `|| 1`.
+const rng = (seed: number) => mulberry32(seed >>> 0 || 1);
 
 /** A tiny ViT state dict (D=8, 2 heads, depth 2) for small .npz seeds. */
 function tinyStateDict(): Map<string, { shape: number[]; data: Float32Array }> {

@@ -1,27 +1,15 @@
 // vitnode describe <checkpoint> and vitnode convert, through the real CLI entry point.
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { createModel, Tensor, writeSafetensors } from '../lib/index.ts';
 import { readSafetensors } from '../lib/weights/safetensors.ts';
 import { writeJaxNpz } from '../scripts/write-npz.ts';
-import { BASIC, basicCheckpoint, close, manifest, PARITY, readIo, tmpDir } from './helpers.ts';
+import { BASIC, basicCheckpoint, close, manifest, PARITY, readIo, tmpDir, vitnode } from './helpers.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const run = promisify(execFile);
 
-async function vitnode(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, ['--import=tsx', join(ROOT, 'lib/cli/main.ts'), ...args], { cwd: ROOT, maxBuffer: 64 << 20 });
-    return { code: 0, ...r };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 const io = readIo('modern', BASIC.io);
 const x = new Tensor(io.get('input')!.data, io.get('input')!.shape);

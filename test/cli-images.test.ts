@@ -1,27 +1,15 @@
 // vitnode classify / embed / features / preprocess, run as a user would (a child process).
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import test from 'ava';
 import { createModel, preprocess, readSafetensors, Tensor } from '../lib/index.ts';
-import { close, FIXTURES, tmpDir } from './helpers.ts';
+import { close, FIXTURES, tmpDir, vitnode } from './helpers.ts';
 
-const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const DIGITS = join(FIXTURES, 'digits');
 const expected = JSON.parse(readFileSync(join(DIGITS, 'expected.json'), 'utf8')) as { images: { file: string; pred: number }[] };
 
-async function vitnode(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, ['--import=tsx', join(ROOT, 'lib/cli/main.ts'), ...args], { cwd: ROOT, maxBuffer: 64 << 20 });
-    return { code: 0, ...r };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 /** A model directory in Hugging Face layout (config.json + model.safetensors). */
 function modelDir(t: Parameters<typeof tmpDir>[0]): { dir: string; imgs: string } {

@@ -3,6 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { ExecutionContext } from 'ava';
 import { createModel, readSafetensors, Tensor } from '../lib/index.ts';
 
@@ -42,6 +44,16 @@ export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number 
 }
 
 export const TOL = 1e-4;
+
+/** Float32 kernels vs float64 references, relative to max(1, max|ref|). */
+export const OP_TOL = 1e-5;
+
+/** A single-op output against a float64 reference: same shape, relative error within tol. */
+export function near(t: ExecutionContext, got: { shape: number[]; data: Float32Array }, shape: number[], want: ArrayLike<number>, what: string, tol = OP_TOL): void {
+  t.deepEqual(got.shape, shape, `${what}: shape`);
+  const e = relErr(got.data, want);
+  t.true(e <= tol, `${what}: rel err ${e.toExponential(3)} > ${tol}`);
+}
 
 /** Asserts shape equality and the fixtures' float32 tolerance. */
 export function close(t: ExecutionContext, got: Named, want: Named, what: string, tol = TOL): void {
@@ -122,5 +134,19 @@ export async function assertStillWorks(t: ExecutionContext): Promise<void> {
     close(t, y, io.get('logits')!, 'vit_basic logits after the error');
   } finally {
     m.dispose();
+  }
+}
+
+const ROOT_DIR = fileURLToPath(new URL('..', import.meta.url));
+const execFileP = promisify(execFile);
+
+/** Runs the CLI (lib/cli/main.ts) in a child process; never throws, returns the exit code and output. */
+export async function vitnode(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await execFileP(process.execPath, ['--import=tsx', join(ROOT_DIR, 'lib/cli/main.ts'), ...args], { cwd: ROOT_DIR, maxBuffer: 64 << 20 });
+    return { code: 0, ...r };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
 }

@@ -5,10 +5,9 @@ import test, { type ExecutionContext } from 'ava';
 import { binding, type NativeWeightStore } from '../lib/binding.ts';
 import { GraphBuilder, type Sym } from '../lib/graph/builder.ts';
 import { samePadding } from '../lib/models/conv-layers.ts';
-import { randn, relErr } from './helpers.ts';
+import { near, OP_TOL, randn, relErr } from './helpers.ts';
 
 type Arr = ArrayLike<number>;
-const OP_TOL = 1e-5;
 
 function store(weights: Record<string, [number[], Float32Array]>): NativeWeightStore {
   const s = new binding.WeightStore();
@@ -28,11 +27,6 @@ function run(s: NativeWeightStore, build: (g: GraphBuilder, inputs: Sym[]) => Sy
   }
 }
 
-function near(t: ExecutionContext, got: { shape: number[]; data: Float32Array }, shape: number[], want: Arr, what: string, tol = OP_TOL) {
-  t.deepEqual(got.shape, shape, `${what}: shape`);
-  const e = relErr(got.data, want);
-  t.true(e <= tol, `${what}: rel err ${e.toExponential(3)} > ${tol}`);
-}
 
 interface ConvRef {
   stride: number;

@@ -3,10 +3,9 @@
 import test, { type ExecutionContext } from 'ava';
 import { binding, type NativeWeightStore } from '../lib/binding.ts';
 import { GraphBuilder, type Sym } from '../lib/graph/builder.ts';
-import { randn, relErr } from './helpers.ts';
+import { near, OP_TOL, randn, relErr } from './helpers.ts';
 
 type Arr = ArrayLike<number>;
-const OP_TOL = 1e-5; // float32 kernels vs float64 references, relative to max(1, max|ref|)
 
 function store(weights: Record<string, [number[], Float32Array]> = {}): NativeWeightStore {
   const s = new binding.WeightStore();
@@ -27,11 +26,6 @@ function run(s: NativeWeightStore, build: (g: GraphBuilder) => Sym, feeds: Float
   }
 }
 
-function near(t: ExecutionContext, got: { shape: number[]; data: Float32Array }, shape: number[], want: Arr, what: string, tol = OP_TOL) {
-  t.deepEqual(got.shape, shape, `${what}: shape`);
-  const e = relErr(got.data, want);
-  t.true(e <= tol, `${what}: rel err ${e.toExponential(3)} > ${tol}`);
-}
 
 // ---- float64 references -------------------------------------------------------------------------------------
 

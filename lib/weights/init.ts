@@ -2,7 +2,8 @@
 // in spirit (trunc-normal 0.02 weights, zero biases, unit LayerNorm), seeded so runs are reproducible.
 import type { Param } from '../models/layers.ts';
 
-function mulberry32(seed: number): () => number {
+/** Small seeded PRNG (mulberry32), uniform in [0, 1). */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
