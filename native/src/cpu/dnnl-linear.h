@@ -30,6 +30,8 @@ class DnnlLinear {
   dnnl::memory src_, dst_, wei_, bias_, gamma_, res_;
   bool has_bias_, has_gamma_, has_res_;
   int gamma_idx_ = -1, res_idx_ = -1;
+  bool sep_gelu_ = false;  // GELU applied by gelu_erf_inplace after the GEMM instead of as a post-op
+  int64_t rows_ = 0, cols_ = 0;
 };
 
 }  // namespace vit::cpu

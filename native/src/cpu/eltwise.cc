@@ -71,6 +71,39 @@ void softmax_rows(float* x, int64_t rows, int64_t n, int threads) {
   for (int64_t r = 0; r < rows; ++r) softmax_row(x + r * n, n);
 }
 
+void gelu_erf_inplace(float* y, int64_t n) {
+  // GELU(x) = 0.5 x (1 + erf(x / sqrt 2)); erf(z) = z P(z^2) / Q(z^2) on z clamped to [-4, 4] (Eigen's float
+  // rational approximation, |error| <= 3.3e-7 against a float64 erf), 8 lanes at a time, ~16 instructions.
+  const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f), rs2 = _mm256_set1_ps(0.70710678118654752f);
+  const __m256 lo = _mm256_set1_ps(-4.0f), hi = _mm256_set1_ps(4.0f);
+  const __m256 a0 = _mm256_set1_ps(-2.72614225801306e-10f), a1 = _mm256_set1_ps(2.77068142495902e-08f),
+               a2 = _mm256_set1_ps(-2.10102402082508e-06f), a3 = _mm256_set1_ps(-5.69250639462346e-05f),
+               a4 = _mm256_set1_ps(-7.34990630326855e-04f), a5 = _mm256_set1_ps(-2.95459980854025e-03f),
+               a6 = _mm256_set1_ps(-1.60960333262415e-02f);
+  const __m256 b0 = _mm256_set1_ps(-1.45660718464996e-05f), b1 = _mm256_set1_ps(-2.13374055278905e-04f),
+               b2 = _mm256_set1_ps(-1.68282697438203e-03f), b3 = _mm256_set1_ps(-7.37332916720468e-03f),
+               b4 = _mm256_set1_ps(-1.42647390514189e-02f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x = _mm256_loadu_ps(y + i);
+    const __m256 z = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_mul_ps(x, rs2)));
+    const __m256 z2 = _mm256_mul_ps(z, z);
+    __m256 p = _mm256_fmadd_ps(a0, z2, a1);
+    p = _mm256_fmadd_ps(p, z2, a2);
+    p = _mm256_fmadd_ps(p, z2, a3);
+    p = _mm256_fmadd_ps(p, z2, a4);
+    p = _mm256_fmadd_ps(p, z2, a5);
+    p = _mm256_fmadd_ps(p, z2, a6);
+    __m256 q = _mm256_fmadd_ps(b0, z2, b1);
+    q = _mm256_fmadd_ps(q, z2, b2);
+    q = _mm256_fmadd_ps(q, z2, b3);
+    q = _mm256_fmadd_ps(q, z2, b4);
+    const __m256 erf = _mm256_div_ps(_mm256_mul_ps(z, p), q);
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(half, x), _mm256_add_ps(one, erf)));
+  }
+  for (; i < n; ++i) y[i] = 0.5f * y[i] * (1.0f + std::erf(y[i] * 0.70710678118654752f));
+}
+
 void tanh_inplace(const float* x, float* y, int64_t n, int threads) {
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);

@@ -11,6 +11,7 @@ void softmax_row(float* x, int64_t n);                    // in place, numerical
 void softmax_rows(float* x, int64_t rows, int64_t n, int threads);
 void tanh_inplace(const float* x, float* y, int64_t n, int threads);
 void gelu_erf(const float* x, float* y, int64_t n, int threads);
+void gelu_erf_inplace(float* y, int64_t n);                 // AVX2, single-threaded (erf to 1.5e-7)
 // Rows [row0, row1) of y = alpha * a + beta * b over rows of width d; b has b_rows rows, broadcast by r % b_rows.
 void add_rows(const float* a, const float* b, float* y, int64_t row0, int64_t row1, int64_t d, int64_t b_rows,
               float alpha, float beta);
