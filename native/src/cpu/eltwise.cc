@@ -132,19 +132,9 @@ void add_rows(const float* a, const float* b, float* y, int64_t row0, int64_t ro
 
 void add_scaled(const float* a, const float* b, float* y, int64_t batch, int64_t per_item, bool b_broadcast,
                 float alpha, float beta, int threads) {
+  const int64_t b_rows = b_broadcast ? 1 : batch;
 #pragma omp parallel for num_threads(threads) schedule(static)
-  for (int64_t i = 0; i < batch; ++i) {
-    const float* ai = a + i * per_item;
-    const float* bi = b + (b_broadcast ? 0 : i * per_item);
-    float* yi = y + i * per_item;
-    if (alpha == 1.0f && beta == 1.0f) {
-#pragma omp simd
-      for (int64_t j = 0; j < per_item; ++j) yi[j] = ai[j] + bi[j];
-    } else {
-#pragma omp simd
-      for (int64_t j = 0; j < per_item; ++j) yi[j] = alpha * ai[j] + beta * bi[j];
-    }
-  }
+  for (int64_t i = 0; i < batch; ++i) add_rows(a, b, y, i, i + 1, per_item, b_rows, alpha, beta);
 }
 
 }  // namespace vit::cpu

@@ -33,8 +33,8 @@ void attention_ws(const float* qkv, float* out, int64_t b, int64_t t, int64_t d,
                   int64_t qblocks, float* scratch);
 
 // tokens.cc
-void patchify(const float* x, float* cols, int64_t b, int64_t c, int64_t h, int64_t w, int64_t p, int threads);
-// Rows [row0, row1) of patchify's output (row = (b, gy, gx)), written from cols[0]; single-threaded.
+// Patchify (conv with kernel == stride as a GEMM operand): rows [row0, row1) of cols[(b, gy, gx), (c, py, px)],
+// written from cols[0]; zero padding right/bottom; single-threaded.
 void patchify_rows(const float* x, float* cols, int64_t row0, int64_t row1, int64_t c, int64_t h, int64_t w,
                    int64_t p);
 void concat_prefix(const float* x, const std::vector<const float*>& prefix, const std::vector<int64_t>& counts,

@@ -7,24 +7,6 @@
 namespace vit::cpu {
 
 // cols[(b, gy, gx), (c, py, px)]; zero padding right/bottom when h or w is not a multiple of p.
-void patchify(const float* x, float* cols, int64_t b, int64_t c, int64_t h, int64_t w, int64_t p, int threads) {
-  const int64_t gh = (h + p - 1) / p, gw = (w + p - 1) / p, k = c * p * p;
-#pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
-  for (int64_t bi = 0; bi < b; ++bi)
-    for (int64_t gy = 0; gy < gh; ++gy)
-      for (int64_t gx = 0; gx < gw; ++gx) {
-        float* row = cols + ((bi * gh + gy) * gw + gx) * k;
-        for (int64_t ci = 0; ci < c; ++ci)
-          for (int64_t py = 0; py < p; ++py) {
-            const int64_t y = gy * p + py;
-            float* dst = row + (ci * p + py) * p;
-            const int64_t x0 = gx * p, nx = std::max<int64_t>(0, std::min(p, w - x0));
-            if (y < h && nx > 0) std::memcpy(dst, x + ((bi * c + ci) * h + y) * w + x0, nx * sizeof(float));
-            for (int64_t px = (y < h ? nx : 0); px < p; ++px) dst[px] = 0.f;
-          }
-      }
-}
-
 void patchify_rows(const float* x, float* cols, int64_t row0, int64_t row1, int64_t c, int64_t h, int64_t w,
                    int64_t p) {
   const int64_t gh = (h + p - 1) / p, gw = (w + p - 1) / p, k = c * p * p;
