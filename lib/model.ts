@@ -128,7 +128,9 @@ export class VitModel {
     const prog = this.program(key, () => {
       const g = new GraphBuilder();
       const input = g.input(x.shape);
-      const { features, intermediates } = this.module.buildFeatures(g, input, { indices, norm: io.norm, outputFmt: io.outputFmt });
+      const keep = req.outputs.every((o) => o === 'logits' || o === 'pre_logits') && this.pruneLastBlock() ? this.module.headTokens : null;
+      const inter = { indices, norm: io.norm, outputFmt: io.outputFmt };
+      const { features, intermediates } = this.module.buildFeatures(g, input, inter, keep ?? undefined);
       const needHead = req.outputs.includes('logits') || req.outputs.includes('pre_logits');
       const head = needHead ? this.module.buildHead(g, features) : null;
       for (const name of req.outputs) {
@@ -148,6 +150,16 @@ export class VitModel {
     }
     if (req.outputs.includes('intermediates')) result.intermediates ??= [];
     return result;
+  }
+
+  /**
+   * Whether a logits-only forward computes just the head's tokens in the last block. On by default on CPU;
+   * CUDA waits for a GPU run to verify its `queries` kernels. VITNODE_PRUNE_LAST_BLOCK=0/1 overrides (A/B runs).
+   */
+  private pruneLastBlock(): boolean {
+    const env = process.env.VITNODE_PRUNE_LAST_BLOCK;
+    if (env === '0' || env === '1') return env === '1';
+    return this.device.device === 'cpu';
   }
 
   /** The classifier's weights (timm get_classifier; distilled: both heads). */

@@ -2,7 +2,9 @@
 // independence, thread counts, concurrent calls, dynamic padding, class-count overrides on load.
 import test from 'ava';
 import { join } from 'node:path';
+import { GraphBuilder } from '../lib/graph/builder.ts';
 import { createModel, Tensor } from '../lib/index.ts';
+import { VisionTransformer } from '../lib/models/vision-transformer.ts';
 import { BASIC, basicCheckpoint, close, concat, manifest, PARITY, readIo, relErr, rows, type ParityCase } from './helpers.ts';
 
 const byName = (n: string) => [...manifest('modern'), ...manifest('seed')].find((c) => c.name === n)!;
@@ -92,6 +94,40 @@ test('resetClassifier(0): forward gives the numFeatures-wide pre_logits; with a 
       avg[b * 64 + k] = s / 16;
     }
   close(t, await m.forward(x), { shape: [2, 64], data: avg }, 'avg-pooled patch tokens');
+});
+
+test('logits-only forward: the last block computes only the tokens the head reads, same numbers', async (t) => {
+  for (const [name, keep] of [['vit_basic', 1], ['deit_distilled', 2], ['vit_avgpool', null]] as const) {
+    const c = byName(name);
+    const io = ioOf(c);
+    const m = await load(c);
+    const vit = new VisionTransformer(m.config);
+    t.is(vit.headTokens, keep, `${name}: head tokens`);
+    // The graph: the last attention runs `keep` queries and the MLP after it `keep` rows.
+    const g = new GraphBuilder();
+    const x = g.input(io.get('input')!.shape);
+    const { features } = vit.buildFeatures(g, x, undefined, keep ?? undefined);
+    g.output('logits', vit.buildHead(g, features).logits);
+    const spec = g.spec();
+    const attn = spec.nodes.filter((n) => n.op === 'attention');
+    const last = attn[attn.length - 1];
+    t.is(last.attrs?.queries, keep ?? undefined, `${name}: last attention queries`);
+    t.true(attn.slice(0, -1).every((n) => n.attrs?.queries === undefined), `${name}: earlier blocks compute every token`);
+    const fc1 = spec.nodes.filter((n) => n.name.endsWith('mlp.fc1')).pop()!;
+    const tokens = spec.shapes[attn[0].inputs[0]][1];
+    t.is(spec.shapes[fc1.output][1], keep ?? tokens, `${name}: last fc1 rows (of ${tokens} tokens)`);
+    // Numbers: pruned (default on CPU) and full (VITNODE_PRUNE_LAST_BLOCK=0) both match timm and each other.
+    const input = tensor(io.get('input')!);
+    const pruned = await m.forward(input);
+    process.env.VITNODE_PRUNE_LAST_BLOCK = '0';
+    const full = await load(c);
+    const y = await full.forward(input);
+    delete process.env.VITNODE_PRUNE_LAST_BLOCK;
+    close(t, pruned, io.get('logits')!, `${name}: pruned vs timm`);
+    close(t, pruned, y, `${name}: pruned vs full`, 1e-5);
+    m.dispose();
+    full.dispose();
+  }
 });
 
 test('batch sizes 1 and 3 give the same per-image results as batch 2', async (t) => {

@@ -266,7 +266,7 @@ test('linear in opt-in bfloat16 (CPU, AVX512-BF16 only): close to float32 at bf1
   s.dispose();
 });
 
-test('row-parallel regions: a transformer block gives the same result at 1, 2, 3 and 5 threads', (t) => {
+test('row-parallel regions: transformer blocks give the same result at 1, 2, 3 and 5 threads, pruned last block too', (t) => {
   const [B, T, D, H] = [2, 13, 24, 3];
   const ws: Record<string, [number[], Float32Array]> = {};
   const lin = (name: string, n: number, k: number, seed: number) => {
@@ -283,22 +283,29 @@ test('row-parallel regions: a transformer block gives the same result at 1, 2, 3
   const s = store(ws);
   const x = randn(B * T * D, 64);
   const lw = (n: string) => ({ weights: { weight: `${n}.weight`, bias: `${n}.bias` } });
-  const block = (g: GraphBuilder) => {
+  // Three blocks; with `keep`, the last computes only its first `keep` tokens (slice_tokens + attention queries).
+  const blocks = (keep?: number) => (g: GraphBuilder) => {
     let h = g.input([B, T, D]);
     h = g.op('add', 'pos', [h, g.op('weight', 'p', [], [1, T, D], { weights: { weight: 'pos' } })], [B, T, D]);
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < 3; i++) {
+      const q = i === 2 && keep ? keep : T;
       const a = g.op('layer_norm', 'n1', [h], [B, T, D], { ...lw('n1'), attrs: { eps: 1e-6 } });
       const qkv = g.op('linear', 'qkv', [a], [B, T, 3 * D], lw('qkv'));
-      const att = g.op('attention', 'a', [qkv], [B, T, D], { attrs: { heads: H, scale: 0.3, scale_q: 1 } });
-      h = g.op('linear', 'proj', [att, h], [B, T, D], lw('proj'));
-      const m = g.op('layer_norm', 'n2', [h], [B, T, D], { ...lw('n2'), attrs: { eps: 1e-6 } });
-      const f = g.op('linear', 'fc1', [m], [B, T, 4 * D], { ...lw('fc1'), attrs: { act: 1 } });
-      h = g.op('linear', 'fc2', [f, h], [B, T, D], lw('fc2'));
+      const res = q < T ? g.op('slice_tokens', 'keep', [h], [B, q, D], { attrs: { start: 0, count: q } }) : h;
+      const att = g.op('attention', 'a', [qkv], [B, q, D], { attrs: { heads: H, scale: 0.3, scale_q: 1, ...(q < T ? { queries: q } : {}) } });
+      h = g.op('linear', 'proj', [att, res], [B, q, D], lw('proj'));
+      const m = g.op('layer_norm', 'n2', [h], [B, q, D], { ...lw('n2'), attrs: { eps: 1e-6 } });
+      const f = g.op('linear', 'fc1', [m], [B, q, 4 * D], { ...lw('fc1'), attrs: { act: 1 } });
+      h = g.op('linear', 'fc2', [f, h], [B, q, D], lw('fc2'));
     }
-    return g.op('softmax', 'sm', [h], [B, T, D]);
+    return g.op('softmax', 'sm', [h], [B, keep ?? T, D]);
   };
-  const ref = run(s, block, [x], 1);
-  for (const threads of [2, 3, 5]) near(t, run(s, block, [x], threads), [B, T, D], ref.data, `${threads} threads vs 1`, 1e-6);
+  const ref = run(s, blocks(), [x], 1);
+  for (const threads of [2, 3, 5]) near(t, run(s, blocks(), [x], threads), [B, T, D], ref.data, `${threads} threads vs 1`, 1e-6);
+  // The pruned last block equals the same rows of the full one, at every thread count.
+  const K = 2;
+  const rows = [...ref.data.slice(0, K * D), ...ref.data.slice(T * D, (T + K) * D)];
+  for (const threads of [1, 2, 3, 5]) near(t, run(s, blocks(K), [x], threads), [B, K, D], rows, `pruned last block, ${threads} threads`, 1e-6);
   s.dispose();
 });
 
@@ -333,6 +340,15 @@ for (const T of [1, 5, 197]) {
         const y = run(s, (g) => g.op('attention', 'a', [g.input([B, T, 3 * D])], [B, T, D], { attrs: { heads, scale, scale_q: scaleQ } }), [qkv]);
         near(t, y, [B, T, D], attentionRef(qkv, B, T, D, heads, scale), `attention T=${T} scale ${scale} scale_q ${scaleQ}`);
       }
+    if (T > 1) {
+      // queries: only the first Q query rows, each over all T keys (the pruned last block)
+      const full = attentionRef(qkv, B, T, D, heads, 0.5);
+      for (const Q of [1, 2, T - 1]) {
+        const y = run(s, (g) => g.op('attention', 'a', [g.input([B, T, 3 * D])], [B, Q, D], { attrs: { heads, scale: 0.5, scale_q: 1, queries: Q } }), [qkv]);
+        const want = [...full.slice(0, Q * D), ...full.slice(T * D, (T + Q) * D)];
+        near(t, y, [B, Q, D], want, `attention T=${T} queries ${Q}`);
+      }
+    }
     if (T === 1) {
       // one token: softmax is 1, the output is v
       const y = run(s, (g) => g.op('attention', 'a', [g.input([B, 1, 3 * D])], [B, 1, D], { attrs: { heads, scale: 0.3, scale_q: 1 } }), [qkv]);
@@ -508,6 +524,7 @@ test('malformed graph specs are rejected with typed errors, and a good program s
   t.is(code(make(linear({}, [[2, D + 1], [2, D]]))), 'VIT_E_SHAPE', 'input does not fit the weight');
   t.is(code(make(linear({}, [[2, 0], [2, D]]))), 'VIT_E_SHAPE', 'zero dimension');
   t.is(code(make({ ...linear(), nodes: [{ op: 'attention', name: 'a', inputs: [0], output: 1, weights: {}, attrs: { heads: 4, scale: 1 } }], shapes: [[1, 2, 18], [1, 2, 6]] })), 'VIT_E_SHAPE', 'heads do not divide D');
+  t.is(code(make({ ...linear(), nodes: [{ op: 'attention', name: 'a', inputs: [0], output: 1, weights: {}, attrs: { heads: 2, scale: 1, queries: 3 } }], shapes: [[1, 2, 18], [1, 3, 6]] })), 'VIT_E_SHAPE', 'more queries than tokens');
   t.is(code(make({ ...linear(), nodes: [{ op: 'pool', name: 'p', inputs: [0], output: 1, weights: {}, attrs: { mode: 0, index: 5 } }], shapes: [[1, 3, 6], [1, 6]] })), 'VIT_E_SHAPE', 'pool index past T');
   t.is(code(make({ ...linear(), nodes: [{ op: 'pos_resample', name: 'r', inputs: [0], output: 1, weights: {}, attrs: { prefix: 1, old_h: 3, old_w: 3, h: 2, w: 2, mode: 1 } }], shapes: [[1, 9, 6], [1, 5, 6]] })), 'VIT_E_SHAPE', 'pos_embed is not prefix + grid');
   // bad tensor ids

@@ -23,12 +23,17 @@ export class Attention {
     return [...this.qkv.params(), ...this.proj.params()];
   }
 
-  /** Returns residual + gamma * proj(attn(x)). */
-  build(g: GraphBuilder, x: Sym, residual: Sym, gamma?: string): Sym {
+  /**
+   * Returns residual + gamma * proj(attn(x)). With `queries`, only the first `queries` tokens are computed
+   * (each still attends over all of x); residual must then be those tokens.
+   */
+  build(g: GraphBuilder, x: Sym, residual: Sym, gamma?: string, queries?: number): Sym {
     const qkv = this.qkv.build(g, x); // [B, T, 3D]
-    const a = g.op('attention', this.prefix, [qkv], x.shape, {
-      attrs: { heads: this.numHeads, scale: this.scale, scale_q: this.scaleQ ? 1 : 0 },
-    }); // [B, T, D]
+    const [b, t, d] = x.shape;
+    const q = queries ?? t;
+    const attrs: Record<string, number> = { heads: this.numHeads, scale: this.scale, scale_q: this.scaleQ ? 1 : 0 };
+    if (q !== t) attrs.queries = q;
+    const a = g.op('attention', this.prefix, [qkv], [b, q, d], { attrs }); // [B, Q, D]
     return this.proj.build(g, a, { residual, gamma });
   }
 }

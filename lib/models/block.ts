@@ -43,9 +43,19 @@ export class Block {
     ];
   }
 
-  build(g: GraphBuilder, x: Sym): Sym {
+  /**
+   * With `keepTokens`, the block returns only its first `keepTokens` tokens: keys and values still come from
+   * every token, but queries, proj and the MLP run on the kept rows (rows never mix outside attention, so
+   * they equal the same rows of the full block).
+   */
+  build(g: GraphBuilder, x: Sym, keepTokens?: number): Sym {
     const ls = (i: number) => (this.o.layerScale ? `${this.prefix}.ls${i}.gamma` : undefined);
-    x = this.attn.build(g, this.norm1.build(g, x), x, ls(1));
+    const [b, t, d] = x.shape;
+    const keep = keepTokens !== undefined && keepTokens < t ? keepTokens : undefined;
+    const residual = keep
+      ? g.op('slice_tokens', this.prefix, [x], [b, keep, d], { attrs: { start: 0, count: keep } })
+      : x;
+    x = this.attn.build(g, this.norm1.build(g, x), residual, ls(1), keep);
     return this.mlp.build(g, this.norm2.build(g, x), x, ls(2));
   }
 }

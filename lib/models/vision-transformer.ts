@@ -122,17 +122,33 @@ export class VisionTransformer {
   }
 
   /**
-   * The whole trunk. Returns the normed token sequence [B, T, D] (timm forward_features) and the requested
-   * intermediates (prefix tokens removed; optionally normed; NCHW or NLC).
+   * Tokens the head reads when it pools only prefix tokens (class token; distilled: class + distillation),
+   * else null. A forward that needs nothing else may compute only these rows in the last block.
    */
-  buildFeatures(g: GraphBuilder, x: Sym, inter?: IntermediatesSpec): { features: Sym; intermediates: Sym[] } {
+  get headTokens(): number | null {
+    if (this.cfg.distilled) return 2;
+    return this.cfg.globalPool === 'token' && this.cfg.classToken ? 1 : null;
+  }
+
+  /**
+   * The whole trunk. Returns the normed token sequence [B, T, D] (timm forward_features) and the requested
+   * intermediates (prefix tokens removed; optionally normed; NCHW or NLC). With `keepTokens`, the last block
+   * computes only the first `keepTokens` tokens and features is [B, keepTokens, D] (see Block.build).
+   */
+  buildFeatures(
+    g: GraphBuilder,
+    x: Sym,
+    inter?: IntermediatesSpec,
+    keepTokens?: number,
+  ): { features: Sym; intermediates: Sym[] } {
     const [, , h, w] = x.shape;
     const [gh, gw] = this.patchEmbed.dynamicFeatSize(h, w);
     let t = this.buildEmbed(g, x);
     const taken = new Map<number, Sym>();
     const want = new Set(inter?.indices ?? []);
+    const last = this.blocks.length - 1;
     this.blocks.forEach((blk, i) => {
-      t = blk.build(g, t);
+      t = blk.build(g, t, i === last && !want.has(i) ? keepTokens : undefined);
       if (want.has(i)) taken.set(i, t);
     });
     const features = this.norm ? this.norm.build(g, t) : t;

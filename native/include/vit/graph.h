@@ -16,7 +16,8 @@ enum class OpKind {
   LayerNorm,       // over the last dim; weights {weight, bias}; attr eps
   Linear,          // x[..,K] W[N,K]^T + bias; attrs act (0 none, 1 gelu-erf, 2 tanh); weights {weight, bias?, gamma?};
                    // inputs[1] (optional) residual added last: y = residual + gamma * act(xW^T + b)
-  Attention,       // qkv[B,T,3D] -> [B,T,D]; attrs heads, scale, scale_q (1: q*scale before q.k, else scores*scale)
+  Attention,       // qkv[B,T,3D] -> [B,Q,D]; attrs heads, scale, scale_q (1: q*scale before q.k, else scores*scale),
+                   // queries Q (default T): only the first Q query rows, each over all T keys (the pruned last block)
   Pool,            // x[B,T,D] -> [B,D]; attrs mode (0 token, 1 avg, 2 max, 3 avgmax), start (first pooled token), index
   Tanh,            // elementwise
   Gelu,            // elementwise, exact erf

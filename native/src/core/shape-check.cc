@@ -105,7 +105,9 @@ Shape infer(const Node& n, const std::vector<const Shape*>& in, const WeightStor
       const Shape& x = *in[0];
       int64_t h = n.iattr("heads", 0);
       if (x.size() != 3 || x[2] % 3 || h <= 0 || (x[2] / 3) % h) bad(n, "qkv " + str(x) + " with heads " + std::to_string(h));
-      return {x[0], x[1], x[2] / 3};
+      const int64_t q = n.iattr("queries", static_cast<int>(x[1]));
+      if (q < 1 || q > x[1]) bad(n, "queries " + std::to_string(q) + " out of range 1.." + std::to_string(x[1]));
+      return {x[0], q, x[2] / 3};
     }
     case OpKind::Pool: {
       need_inputs(1, 1);

@@ -11,25 +11,25 @@
 
 namespace vit::cpu {
 
-int64_t attention_query_blocks(int64_t b, int64_t t, int64_t heads, int threads) {
-  if (const char* e = std::getenv("VITNODE_ATTN_QB")) return std::atoi(e);
+int64_t attention_query_blocks(int64_t b, int64_t q, int64_t heads, int threads) {
+  if (const char* e = std::getenv("VITNODE_ATTN_QB")) return std::max(1, std::atoi(e));
   if (threads <= 1) return 1;
   // Enough tasks for ~4 per thread, in a multiple of the thread count, with blocks of at least 16 rows.
   const int64_t base = b * heads;
-  int64_t q = 1;
-  while (q * 16 < t && (base * q < 4 * threads || (base * q) % threads != 0)) ++q;
-  return q;
+  int64_t n = 1;
+  while (n * 16 < q && (base * n < 4 * threads || (base * n) % threads != 0)) ++n;
+  return n;
 }
 
-void attention_ws(const float* qkv, float* out, int64_t b, int64_t t, int64_t d, int64_t heads, float scale,
-                  int64_t qblocks, float* scratch) {
+void attention_ws(const float* qkv, float* out, int64_t b, int64_t t, int64_t q_rows, int64_t d, int64_t heads,
+                  float scale, int64_t qblocks, float* scratch) {
   const int64_t hd = d / heads, ld = 3 * d;
-  const int64_t rows_per = (t + qblocks - 1) / qblocks;
+  const int64_t rows_per = (q_rows + qblocks - 1) / qblocks;
 #pragma omp for schedule(dynamic, 1)
   for (int64_t task = 0; task < b * heads * qblocks; ++task) {
     const int64_t qb = task % qblocks, bh = task / qblocks;
     const int64_t bi = bh / heads, h = bh % heads;
-    const int64_t r0 = qb * rows_per, rows = std::min(t, r0 + rows_per) - r0;
+    const int64_t r0 = qb * rows_per, rows = std::min(q_rows, r0 + rows_per) - r0;
     if (rows <= 0) continue;
     float* s = scratch + static_cast<int64_t>(omp_get_thread_num()) * rows_per * t;
     const float* base = qkv + bi * t * ld + h * hd;
@@ -38,18 +38,18 @@ void attention_ws(const float* qkv, float* out, int64_t b, int64_t t, int64_t d,
     const float* v = base + 2 * d;
     dnnl_sgemm('N', 'T', rows, t, hd, scale, q, ld, k, ld, 0.f, s, t);
     for (int64_t r = 0; r < rows; ++r) softmax_row(s + r * t, t);
-    dnnl_sgemm('N', 'N', rows, hd, t, 1.f, s, t, v, ld, 0.f, out + (bi * t + r0) * d + h * hd, d);
+    dnnl_sgemm('N', 'N', rows, hd, t, 1.f, s, t, v, ld, 0.f, out + (bi * q_rows + r0) * d + h * hd, d);
   }
 }
 
-void attention(const float* qkv, float* out, int64_t b, int64_t t, int64_t d, int64_t heads, float scale,
+void attention(const float* qkv, float* out, int64_t b, int64_t t, int64_t q, int64_t d, int64_t heads, float scale,
                bool scale_q, float* scratch, int threads) {
   // Scaling the scores in the GEMM (alpha) equals timm's scale-q-first up to one rounding; both orders are
   // within the float32 tolerance, so scale_q only matters on backends that round q separately.
   (void)scale_q;
-  const int64_t qb = attention_query_blocks(b, t, heads, threads);
+  const int64_t qb = attention_query_blocks(b, q, heads, threads);
 #pragma omp parallel num_threads(threads)
-  attention_ws(qkv, out, b, t, d, heads, scale, qb, scratch);
+  attention_ws(qkv, out, b, t, q, d, heads, scale, qb, scratch);
 }
 
 }  // namespace vit::cpu

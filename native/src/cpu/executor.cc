@@ -74,6 +74,7 @@ class CpuExecutor : public Executor {
         case OpKind::Gelu:
         case OpKind::Tanh:
         case OpKind::Softmax:
+        case OpKind::SliceTokens:  // output row r copies one input row (a gather, no mixing)
           s.rows = numel(ys) / ys.back();
           break;
         case OpKind::Add:  // a and y alike; b alike or one item broadcast over the batch
@@ -227,7 +228,8 @@ class CpuExecutor : public Executor {
         cur_rows = -1;
         continue;
       }
-      if (s.rows != cur_rows) barrier();
+      // A gather (SliceTokens) reads rows other threads wrote, whatever the row counts.
+      if (s.rows != cur_rows || n.op == OpKind::SliceTokens) barrier();
       const int64_t yoff = p_.offset[n.output], ylen = numel(g_.shapes[n.output]);
       bool hazard = false;
       for (const auto& t : touched) {
@@ -272,9 +274,10 @@ class CpuExecutor : public Executor {
           case Item::Attention: {
             const Node& n = *steps_[it.step].node;
             const auto& x = g_.shapes[n.inputs[0]];
-            cpu::attention_ws(ptr(n.inputs[0]), ptr(n.output), x[0], x[1], x[2] / 3, n.iattr("heads", 1),
+            const int64_t q = g_.shapes[n.output][1];
+            cpu::attention_ws(ptr(n.inputs[0]), ptr(n.output), x[0], x[1], q, x[2] / 3, n.iattr("heads", 1),
                               static_cast<float>(n.attr("scale", 1.0)),
-                              cpu::attention_query_blocks(x[0], x[1], n.iattr("heads", 1), threads), attn_scratch_.data());
+                              cpu::attention_query_blocks(x[0], q, n.iattr("heads", 1), threads), attn_scratch_.data());
             break;
           }
           case Item::Row:
@@ -329,6 +332,12 @@ class CpuExecutor : public Executor {
         if (y != x + r0 * w) std::memcpy(y, x + r0 * w, (r1 - r0) * w * sizeof(float));
         cpu::softmax_rows(y, r1 - r0, w, 1);
         break;
+      case OpKind::SliceTokens: {
+        const int64_t t = g_.shapes[n.inputs[0]][1], start = n.iattr("start", 0), count = g_.shapes[n.output][1];
+        for (int64_t r = r0; r < r1; ++r)
+          std::memcpy(y + (r - r0) * w, x + ((r / count) * t + start + r % count) * w, w * sizeof(float));
+        break;
+      }
       default:
         fail(ErrorCode::Internal, std::string("not a row-wise op: ") + op_name(n.op));
     }
@@ -388,7 +397,7 @@ class CpuExecutor : public Executor {
         break;
       case OpKind::Attention: {
         const auto& x = ishape(0);
-        cpu::attention(in(0), y, x[0], x[1], x[2] / 3, n.iattr("heads", 1), static_cast<float>(n.attr("scale", 1.0)),
+        cpu::attention(in(0), y, x[0], x[1], ys[1], x[2] / 3, n.iattr("heads", 1), static_cast<float>(n.attr("scale", 1.0)),
                        n.iattr("scale_q", 0) != 0, attn_scratch_.data(), threads);
         break;
       }

@@ -22,15 +22,16 @@ void add_scaled(const float* a, const float* b, float* y, int64_t batch, int64_t
 void layer_norm(const float* x, const float* gamma, const float* beta, float* y, int64_t rows, int64_t d,
                 float eps, int threads);
 
-// attention.cc: qkv[B,T,3D] (q|k|v rows, head-major) -> out[B,T,D]. scratch: threads * T * T floats.
-void attention(const float* qkv, float* out, int64_t b, int64_t t, int64_t d, int64_t heads, float scale,
+// attention.cc: qkv[B,T,3D] (q|k|v rows, head-major) -> out[B,Q,D] for the first Q <= T query rows.
+// scratch: threads * T * T floats.
+void attention(const float* qkv, float* out, int64_t b, int64_t t, int64_t q, int64_t d, int64_t heads, float scale,
                bool scale_q, float* scratch, int threads);
-// Query rows are split into this many blocks per (batch, head), so that every thread gets work.
-int64_t attention_query_blocks(int64_t b, int64_t t, int64_t heads, int threads);
+// The Q query rows are split into this many blocks per (batch, head), so that every thread gets work.
+int64_t attention_query_blocks(int64_t b, int64_t q, int64_t heads, int threads);
 // The worksharing body (an orphaned `omp for`, implicit barrier at its end): call from every thread of a parallel
 // region, or outside one (runs serially). scratch: T * T floats per thread of the region.
-void attention_ws(const float* qkv, float* out, int64_t b, int64_t t, int64_t d, int64_t heads, float scale,
-                  int64_t qblocks, float* scratch);
+void attention_ws(const float* qkv, float* out, int64_t b, int64_t t, int64_t q, int64_t d, int64_t heads,
+                  float scale, int64_t qblocks, float* scratch);
 
 // tokens.cc
 // Patchify (conv with kernel == stride as a GEMM operand): rows [row0, row1) of cols[(b, gy, gx), (c, py, px)],
