@@ -1,5 +1,5 @@
 // The graph spec TS builds once per model and input shape. Ops and attributes are the contract shared by
-// every backend (cpu/, cuda/); see docs/ops.md for each op's semantics.
+// every backend (cpu/, cuda/); each op's semantics are in the comment beside it.
 #pragma once
 #include <cstdint>
 #include <map>
