@@ -9,6 +9,9 @@
 # and float16 at batch 1 and 256 for vitnode and timm eager, one profiled vitnode run (vit_base bf16 b256 ->
 # profile.{json,md}), torch.compile vit_base bf16 b256 last.
 #   run tool:  command "GPU_CHECK_QUICK=1 bash scripts/gpu-check.sh", carry [".gpu-carry"], timeout_s 280
+# Quick mode also times one hybrid, vit_base_r50_s16_224 bfloat16 at batch 256 and 1 (its own prepare, vitnode,
+# timm eager; ~25 s, added to the quick budget, so ~225 s in all: give it timeout_s 305), before torch.compile.
+# Full mode has the hybrids (vit_base_r50_s16_224, vit_small_r26_s32_224; 16-bit only) in its model lists.
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -28,6 +31,7 @@ else
   BUDGET="${GPU_CHECK_BUDGET_S:-450}"
   CHECKS_S=80
 fi
+[ -n "$QUICK" ] && [ -z "${GPU_CHECK_BUDGET_S:-}" ] && BUDGET=$((BUDGET + 25))  # the quick hybrid rows
 END=$((START + BUDGET))
 left() { echo $((END - $(date +%s))); }
 stage() { echo; echo "== [$(($(date +%s) - START)) s] $*"; }
@@ -130,6 +134,18 @@ if [ -n "$QUICK" ]; then
   # shellcheck disable=SC2086
   timeout $(( 50 < $(left) ? 50 : $(left) )) "$PY" bench/gpu/torch_bench.py eager --weights "$W" --out "$TR" --deadline "$DL" \
     --budget 0.3 --models $Q_MODELS --dtypes $Q_DTYPES --batches $Q_BATCHES | cut -c1-300
+  stage "quick: hybrid vit_base_r50_s16_224 bf16 b256/b1 (prepare, vitnode, timm eager; ~25 s)"
+  HY=vit_base_r50_s16_224
+  timeout $(( 25 < $(left) ? 25 : $(left) )) "$PY" bench/gpu/torch_bench.py prepare --weights "$W" --out "$TR" --models $HY \
+    | cut -c1-300
+  if [ -n "$NODE" ]; then
+    DL=$(( ($(date +%s) + 25) * 1000 ))
+    timeout $(( 35 < $(left) ? 35 : $(left) )) env LD_LIBRARY_PATH="$NODE_LD" "$NODE" bench/gpu/vitnode-bench.mjs \
+      --weights "$W" --out "$VR" --deadline "$DL" --budget 0.3 --models $HY --dtypes bfloat16 --batches 256,1 | cut -c1-300
+  fi
+  DL=$(( $(date +%s) + 15 ))
+  timeout $(( 25 < $(left) ? 25 : $(left) )) "$PY" bench/gpu/torch_bench.py eager --weights "$W" --out "$TR" --deadline "$DL" \
+    --budget 0.3 --models $HY --dtypes bfloat16 --batches 256 1 | cut -c1-300
   stage "quick: torch.compile vit_base bf16 b256"
   if [ "$(left)" -gt 30 ]; then
     timeout $(( $(left) - 10 )) "$PY" bench/gpu/torch_bench.py compile --weights "$W" --out "$TR" \

@@ -218,6 +218,21 @@ export function opCases() {
   conv('1x1 direct + residual + relu', [2, 6, 7, 5], 10, 1, { act: 1 }, { res: true });
   conv('1x1 s2 ws1 + bias', [2, 6, 9, 9], 4, 1, { stride: 2, ws: 1, ws_eps: 1e-5 }, { bias: true });
   conv('3x3 dilation 2 p2 + residual', [1, 4, 10, 10], 6, 3, { dilation: 2, pad_t: 2, pad_l: 2, pad_b: 2, pad_r: 2 }, { res: true });
+  // Batched conv GEMMs (backbone.cu): timm 'same' padding (before = total / 2, rest after) with residual + ReLU
+  // for 1x1 / 3x3 / 7x7-stride-2, several items per GEMM; then batches larger than one im2col chunk (128 MB
+  // of columns: 3x3 on 64x56x56 holds 18 float32 / 37 16-bit items, 7x7/2 on 3x224x224 18 / 36), so the
+  // chunk loop and the second GEMM plan of an unequal last chunk (3x3 16-bit: 23 + 22 items; 7x7 float32:
+  // 14 + 14 + 12) run.
+  const same = (h, w, k, s) => {
+    const tot = (i) => Math.max((Math.ceil(i / s) - 1) * s + k - i, 0);
+    const [th, tw] = [tot(h), tot(w)];
+    return { stride: s, pad_t: th >> 1, pad_b: th - (th >> 1), pad_l: tw >> 1, pad_r: tw - (tw >> 1), act: 1 };
+  };
+  conv('1x1 same batched + bias + residual + relu', [6, 40, 13, 11], 24, 1, same(13, 11, 1, 1), { bias: true, res: true });
+  conv('3x3 same batched + residual + relu', [5, 12, 15, 13], 20, 3, same(15, 13, 3, 1), { res: true });
+  conv('7x7 s2 same batched ws1 + bn + residual + relu', [3, 3, 34, 31], 16, 7, { ...same(34, 31, 7, 2), ws: 1, ws_eps: 1e-6 }, { bn: true, res: true });
+  conv('3x3 same > 1 im2col chunk + residual + relu', [45, 64, 56, 56], 8, 3, same(56, 56, 3, 1), { res: true });
+  conv('7x7 s2 same > 1 im2col chunk + bn + residual + relu', [40, 3, 224, 224], 16, 7, same(224, 224, 7, 2), { bn: true, res: true });
   for (const [x, groups, act, res] of [[[2, 12, 5, 7], 3, 1, true], [[3, 8, 6, 6], 4, 0, false]]) {
     add(`group_norm [${x}] groups ${groups} act ${act} residual ${res}`, () => {
       const g = new G();

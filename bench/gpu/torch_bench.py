@@ -7,6 +7,8 @@
   compile  -- torch.compile (default mode) for the listed (model, dtype, batch) configs only.
   peak     -- measured dense bf16 GEMM peak (8192^3 matmul), for the model-FLOP/s target.
 Results are appended as JSON lines to --out after every config, so a time-out still leaves partial results.
+Hybrids (ResNetV2 + ViT) run in float16 / bfloat16 only unless --dtypes names others. vit_base_r50_s16_224's
+default cfg (orig_in21k) has num_classes 0 in timm and in vitnode: its "logits" are the 768-d pooled features.
 """
 import argparse
 import json
@@ -19,8 +21,16 @@ import time
 
 import torch
 
-MODELS = ['vit_base_patch16_224', 'vit_small_patch16_224', 'deit_tiny_patch16_224', 'vit_large_patch16_224']
+HYBRIDS = ['vit_base_r50_s16_224', 'vit_small_r26_s32_224']
+MODELS = ['vit_base_patch16_224', 'vit_small_patch16_224', 'deit_tiny_patch16_224', HYBRIDS[0], 'vit_large_patch16_224',
+          HYBRIDS[1]]
 DTYPES = ['bfloat16', 'float16', 'tf32', 'float32']
+
+
+def dtypes_for(name, explicit):
+    if explicit:
+        return explicit
+    return [d for d in DTYPES if d in ('bfloat16', 'float16')] if name in HYBRIDS else DTYPES
 BATCHES = [256, 1, 8, 64]
 
 
@@ -162,7 +172,7 @@ def cmd_bench(a, compile_mode):
             configs.append((name, dtype, int(batch)))
     else:
         for name in a.models:
-            for dtype in a.dtypes:
+            for dtype in dtypes_for(name, a.dtypes):
                 for b in a.batches:
                     configs.append((name, dtype, b))
     current = (None, None)
@@ -245,7 +255,7 @@ def main():
     p.add_argument('--weights', required=True)
     p.add_argument('--out', required=True)
     p.add_argument('--models', nargs='*', default=MODELS)
-    p.add_argument('--dtypes', nargs='*', default=DTYPES)
+    p.add_argument('--dtypes', nargs='*', default=None, help='default: all four (hybrids: the 16-bit two)')
     p.add_argument('--batches', nargs='*', type=int, default=BATCHES)
     p.add_argument('--configs', default='vit_base_patch16_224:bfloat16:256,vit_base_patch16_224:bfloat16:1')
     p.add_argument('--budget', type=float, default=0.6, help='seconds of timed iterations per config')

@@ -6,6 +6,7 @@
 // Orchestrator: node bench/gpu/vitnode-bench.mjs --weights DIR --out FILE [--deadline EPOCH_MS]
 //   [--models a,b] [--dtypes a,b] [--batches 256,1]
 // (one child process per (model, dtype), so memory is per configuration and a crash loses one group only).
+// Hybrids (ResNetV2 + ViT) run in float16 / bfloat16 only unless --dtypes names others.
 // Profile: node bench/gpu/vitnode-bench.mjs --profile MODEL DTYPE BATCH --weights DIR --out-dir DIR
 //   runs one child with VITNODE_CUDA_PROFILE=1 (eager, events around every op) and writes profile.json +
 //   profile.md there: mean ms per run of every node, totals per op kind, the transfer phases.
@@ -21,8 +22,10 @@ const opt = (k, d) => {
   return i >= 0 ? args[i + 1] : d;
 };
 const list = (k, d) => (opt(k) ? opt(k).split(',').filter(Boolean) : d);
-const MODELS = list('--models', ['vit_base_patch16_224', 'vit_small_patch16_224', 'deit_tiny_patch16_224', 'vit_large_patch16_224']);
+const HYBRIDS = ['vit_base_r50_s16_224', 'vit_small_r26_s32_224'];
+const MODELS = list('--models', ['vit_base_patch16_224', 'vit_small_patch16_224', 'deit_tiny_patch16_224', HYBRIDS[0], 'vit_large_patch16_224', HYBRIDS[1]]);
 const DTYPES = list('--dtypes', ['bfloat16', 'float16', 'tf32', 'float32']);
+const dtypesFor = (model) => (HYBRIDS.includes(model) && !opt('--dtypes') ? DTYPES.filter((d) => d === 'bfloat16' || d === 'float16') : DTYPES);
 const BATCHES = list('--batches', ['256', '1', '8', '64']).map(Number);
 const weights = opt('--weights', join(ROOT, 'gpu-out', 'weights'));
 const out = opt('--out', join(ROOT, 'gpu-out', 'vitnode-results.jsonl'));
@@ -213,7 +216,7 @@ if (args[0] === '--profile') {
   }
 } else {
   for (const model of MODELS) {
-    for (const dtype of DTYPES) {
+    for (const dtype of dtypesFor(model)) {
       const left = deadline - Date.now();
       if (left < 5000) {
         appendFileSync(out, JSON.stringify({ engine: 'vitnode', model, dtype, kind: 'skipped', why: 'time budget' }) + '\n');

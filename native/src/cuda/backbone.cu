@@ -1,10 +1,13 @@
-// The CNN-backbone ops of hybrid ViTs (NCHW): conv2d (im2col + one cuBLASLt GEMM per batch item straight into
-// NCHW; a 1x1 stride-1 unpadded conv multiplies x itself), GroupNorm (+ residual, + ReLU), ReLU, max / avg
+// The CNN-backbone ops of hybrid ViTs (NCHW): conv2d (im2col of a chunk of batch items + one strided-batched
+// cuBLASLt GEMM per chunk straight into NCHW; a 1x1 stride-1 unpadded conv multiplies x itself, the whole batch
+// in one GEMM), GroupNorm (+ residual, + ReLU), ReLU, max / avg
 // pooling with explicit padding. Semantics as native/src/cpu/backbone.cc and dnnl-conv.cc: conv weights are the
 // shared conv_weights() (weight standardisation and BatchNorm folded once per store); conv output =
 // act(conv + bias + residual); max pooling never picks padding; avg pooling divides by the in-bounds count
 // (count_include_pad=False; ceil_mode is in the output shape). Statistics and accumulation in float32.
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "cuda/common.cuh"
@@ -17,6 +20,8 @@ namespace vit::cuda {
 namespace {
 
 constexpr size_t kIm2colBudget = size_t(128) << 20;  // bytes of columns per chunk of batch items
+// Items per batched GEMM at most: cuBLAS kernels may put the batch on gridDim.y / z (<= 65535).
+constexpr int64_t kMaxGemmBatch = 65535;
 
 struct ConvDims {
   int64_t b, c, h, w, o, oh, ow, kh, kw, stride, dil, pt, pl;
@@ -37,9 +42,26 @@ ConvDims conv_dims(const OpEnv& env, const Node& n) {
           n.iattr("pad_t", 0), n.iattr("pad_l", 0)};
 }
 
-int64_t im2col_chunk(const OpEnv& env, const ConvDims& d) {
-  const int64_t per = std::max<int64_t>(1, d.k() * d.p() * static_cast<int64_t>(env.esize()));
-  return std::max<int64_t>(1, std::min<int64_t>(d.b, static_cast<int64_t>(kIm2colBudget) / per));
+// How the batch is cut into GEMM calls: as many items as the im2col budget holds (the whole batch when x is
+// multiplied in place), spread evenly so the last chunk is no sliver and usually needs no second GEMM plan.
+struct Chunks {
+  int64_t size, count, last;  // items per chunk, chunks, items in the last one (1 <= last <= size)
+};
+
+Chunks conv_chunks(const OpEnv& env, const ConvDims& d) {
+  int64_t cap = kMaxGemmBatch;
+  if (!d.direct()) {
+    const int64_t per = std::max<int64_t>(1, d.k() * d.p() * static_cast<int64_t>(env.esize()));
+    cap = std::min<int64_t>(cap, std::max<int64_t>(1, static_cast<int64_t>(kIm2colBudget) / per));
+  }
+  const int64_t count = (d.b + cap - 1) / cap;
+  const int64_t size = (d.b + count - 1) / count;
+  return {size, count, d.b - (count - 1) * size};
+}
+
+bool conv_batch_enabled() {
+  const char* v = std::getenv("VITNODE_CUDA_CONV_BATCH");
+  return !(v && v[0] == '0');
 }
 
 uint32_t align_of(const void* p) {
@@ -182,8 +204,8 @@ void group_norm_cuda(const T* x, const T* gamma, const T* beta, const T* res, T*
 
 size_t conv2d_scratch_bytes(const OpEnv& env, const Node& n) {
   const ConvDims d = conv_dims(env, n);
-  if (d.direct()) return 0;
-  return static_cast<size_t>(im2col_chunk(env, d) * d.k() * d.p()) * env.esize();
+  if (d.direct() || d.b <= 0) return 0;
+  return static_cast<size_t>(conv_chunks(env, d).size * d.k() * d.p()) * env.esize();
 }
 
 StepFn op_conv2d(OpEnv& env, const Node& n) {
@@ -202,7 +224,8 @@ StepFn op_conv2d(OpEnv& env, const Node& n) {
   const DType dt = env.dtype;
   const size_t es = env.esize();
   const bool direct = d.direct();
-  const int64_t chunk = direct ? d.b : im2col_chunk(env, d);
+  if (d.b <= 0) return [](cudaStream_t) {};
+  const Chunks ch = conv_chunks(env, d);
   const int64_t x_item = d.c * d.h * d.w * static_cast<int64_t>(es), y_item = d.o * d.p() * static_cast<int64_t>(es),
                 col_item = d.k() * d.p() * static_cast<int64_t>(es);
   // The alignment every per-item pointer shares (cuBLASLt's algorithms may assume 256 bytes otherwise).
@@ -212,19 +235,39 @@ StepFn op_conv2d(OpEnv& env, const Node& n) {
   else align = std::min(align, align_of(cols));
   for (int64_t item : {x_item, y_item, col_item}) align = std::min(align, align_of(reinterpret_cast<const void*>(item)));
   if (align == 0) align = 1;
-  auto gemm = std::make_shared<ConvGemm>(env.lt, dt, env.tf32, d.p(), d.o, d.k(), has_res, align, env.workspace_bytes,
-                                         node_label(n));
+  // One GEMM plan per distinct chunk size. VITNODE_CUDA_CONV_BATCH=0 (or a cuBLASLt that refuses the batched
+  // layout) keeps one GEMM per item, the path this replaced, for comparison.
+  auto plan = [&](int64_t items) {
+    return std::make_shared<ConvGemm>(env.lt, dt, env.tf32, d.p(), d.o, d.k(), items, has_res, align,
+                                      env.workspace_bytes, node_label(n));
+  };
+  int64_t per_call = ch.size;
+  std::shared_ptr<ConvGemm> full, last;
+  if (per_call > 1 && conv_batch_enabled()) {
+    try {
+      full = plan(ch.size);
+      last = ch.last == ch.size ? full : plan(ch.last);
+    } catch (const error& e) {
+      std::fprintf(stderr, "vitnode: %s; falling back to one GEMM per item\n", e.what());
+      full = last = nullptr;
+    }
+  }
+  if (!full) {
+    per_call = 1;
+    full = last = plan(1);
+  }
   return [=](cudaStream_t s) {
-    for (int64_t b0 = 0; b0 < d.b; b0 += chunk) {
-      const int64_t items = std::min(chunk, d.b - b0);
+    for (int64_t c = 0; c < ch.count; ++c) {
+      const int64_t b0 = c * ch.size, items = c + 1 == ch.count ? ch.last : ch.size;
       if (!direct)
         VIT_DISPATCH_DTYPE(dt, im2col_cuda<T>(reinterpret_cast<const T*>(static_cast<const char*>(x) + b0 * x_item),
                                               static_cast<T*>(cols), items, d, s));
-      for (int64_t i = 0; i < items; ++i) {
+      for (int64_t i = 0; i < items; i += per_call) {
         const int64_t b = b0 + i;
+        const ConvGemm& g = items == ch.size ? *full : *last;  // (the same plan when per_call is 1)
         const void* col = direct ? static_cast<const char*>(x) + b * x_item : static_cast<const char*>(cols) + i * col_item;
-        gemm->run(s, col, wt, has_res ? static_cast<const char*>(res) + b * y_item : nullptr,
-                  static_cast<char*>(y) + b * y_item, wsp);
+        g.run(s, col, wt, has_res ? static_cast<const char*>(res) + b * y_item : nullptr,
+              static_cast<char*>(y) + b * y_item, wsp);
       }
     }
     if (bias || relu)

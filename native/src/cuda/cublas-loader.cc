@@ -97,6 +97,7 @@ void load() {
       ok &= sym(lt, "cublasLtMatmulDescSetAttribute", a.ltMatmulDescSetAttribute, &missing);
       ok &= sym(lt, "cublasLtMatrixLayoutCreate", a.ltMatrixLayoutCreate, &missing);
       ok &= sym(lt, "cublasLtMatrixLayoutDestroy", a.ltMatrixLayoutDestroy, &missing);
+      ok &= sym(lt, "cublasLtMatrixLayoutSetAttribute", a.ltMatrixLayoutSetAttribute, &missing);
       ok &= sym(lt, "cublasLtMatmulPreferenceCreate", a.ltMatmulPreferenceCreate, &missing);
       ok &= sym(lt, "cublasLtMatmulPreferenceDestroy", a.ltMatmulPreferenceDestroy, &missing);
       ok &= sym(lt, "cublasLtMatmulPreferenceSetAttribute", a.ltMatmulPreferenceSetAttribute, &missing);

@@ -39,6 +39,11 @@ enum : int {
 };
 // cublasLtEpilogue_t (uint32_t)
 enum : uint32_t { CUBLASLT_EPILOGUE_DEFAULT = 1, CUBLASLT_EPILOGUE_BIAS = 4 };
+// cublasLtMatrixLayoutAttribute_t
+enum : int {
+  CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT = 5,           // int32_t, default 1
+  CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET = 6,  // int64_t elements, default 0
+};
 // cublasLtMatmulPreferenceAttributes_t
 enum : int {
   CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1,
@@ -74,6 +79,7 @@ struct CublasApi {
   cublasStatus_t (*ltMatrixLayoutCreate)(cublasLtMatrixLayout_t*, cudaDataType_t, uint64_t, uint64_t,
                                          int64_t) = nullptr;
   cublasStatus_t (*ltMatrixLayoutDestroy)(cublasLtMatrixLayout_t) = nullptr;
+  cublasStatus_t (*ltMatrixLayoutSetAttribute)(cublasLtMatrixLayout_t, int, const void*, size_t) = nullptr;
   cublasStatus_t (*ltMatmulPreferenceCreate)(cublasLtMatmulPreference_t*) = nullptr;
   cublasStatus_t (*ltMatmulPreferenceDestroy)(cublasLtMatmulPreference_t) = nullptr;
   cublasStatus_t (*ltMatmulPreferenceSetAttribute)(cublasLtMatmulPreference_t, int, const void*, size_t) = nullptr;

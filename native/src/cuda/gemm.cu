@@ -196,12 +196,12 @@ void LinearGemm::run(cudaStream_t s, const void* x, const void* w, const void* b
                    what_);
 }
 
-ConvGemm::ConvGemm(cublasLtHandle_t lt, DType dtype, bool tf32, int64_t p, int64_t o, int64_t k, bool residual,
-                   uint32_t align, size_t workspace_bytes, const std::string& what)
+ConvGemm::ConvGemm(cublasLtHandle_t lt, DType dtype, bool tf32, int64_t p, int64_t o, int64_t k, int64_t batch,
+                   bool residual, uint32_t align, size_t workspace_bytes, const std::string& what)
     : api_(cublas_api()), lt_(lt), residual_(residual) {
   what_ = what + " (conv GEMM [" + std::to_string(o) + "," + std::to_string(k) + "] x [" + std::to_string(k) + "," +
-          std::to_string(p) + "] per item, " + dtype_name(dtype) + (tf32 && dtype == DType::F32 ? ", tf32" : "") +
-          ", align " + std::to_string(align) + ")";
+          std::to_string(p) + "] x " + std::to_string(batch) + " items, " + dtype_name(dtype) +
+          (tf32 && dtype == DType::F32 ? ", tf32" : "") + ", align " + std::to_string(align) + ")";
   const cudaDataType_t t = cuda_type(dtype);
   const cublasComputeType_t ct = (dtype == DType::F32 && tf32) ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
   try {
@@ -214,6 +214,22 @@ ConvGemm::ConvGemm(cublasLtHandle_t lt, DType dtype, bool tf32, int64_t p, int64
     VIT_CUBLAS_CHECK(api_, api_.ltMatrixLayoutCreate(&a_, t, p, k, p), what_);
     VIT_CUBLAS_CHECK(api_, api_.ltMatrixLayoutCreate(&b_, t, k, o, k), what_);
     VIT_CUBLAS_CHECK(api_, api_.ltMatrixLayoutCreate(&c_, t, p, o, p), what_);
+    VIT_CHECK(batch >= 1 && batch <= INT32_MAX, Internal, what_ + ": bad batch count");
+    if (batch > 1) {
+      // Strided batch; W's stride 0 broadcasts it to every item (C and D share c_: R and Y step alike).
+      const int32_t n = static_cast<int32_t>(batch);
+      const int64_t strides[3] = {k * p, 0, o * p};
+      cublasLtMatrixLayout_t layouts[3] = {a_, b_, c_};
+      for (int i = 0; i < 3; ++i) {
+        VIT_CUBLAS_CHECK(api_,
+                         api_.ltMatrixLayoutSetAttribute(layouts[i], CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &n, sizeof(n)),
+                         what_);
+        VIT_CUBLAS_CHECK(api_,
+                         api_.ltMatrixLayoutSetAttribute(layouts[i], CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+                                                         &strides[i], sizeof(strides[i])),
+                         what_);
+      }
+    }
     cublasLtMatmulPreference_t pref = nullptr;
     VIT_CUBLAS_CHECK(api_, api_.ltMatmulPreferenceCreate(&pref), what_);
     const uint64_t wsb = workspace_bytes;

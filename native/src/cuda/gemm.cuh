@@ -45,18 +45,21 @@ class LinearGemm {
   std::string what_;
 };
 
-// Conv2d as GEMM, one batch item per call, straight into NCHW: Y_b[O, P] = W[O, K] . col_b[K, P] (+ R_b[O, P]),
-// col_b row-major [K, P] (im2col, or x_b itself for a 1x1 stride-1 unpadded conv). Column-major view:
-// D (P x O, ld P) = col (P x K, ld P) . W^T (K x O, ld K). `align`: the largest power of two (<= 256) dividing
-// every pointer the calls will use (cuBLASLt assumes 256 otherwise). The bias is not an epilogue here (it
-// runs along O, the column dimension): the caller adds it.
+// Conv2d as GEMM straight into NCHW, `batch` items per call (one strided-batched cuBLASLt matmul):
+// Y_b[O, P] = W[O, K] . col_b[K, P] (+ R_b[O, P]), col_b row-major [K, P] (im2col, or x_b itself for a 1x1
+// stride-1 unpadded conv: then K = C and P = H*W, so both sources step K*P elements per item). Column-major
+// view: D_b (P x O, ld P) = col_b (P x K, ld P) . W^T (K x O, ld K); batch strides K*P for col, O*P for R and
+// Y, 0 for W (every item shares it). `align`: the largest power of two (<= 256) dividing every per-item
+// pointer (cuBLASLt assumes 256 otherwise). The bias is not an epilogue here (it runs along O, the column
+// dimension): the caller adds it.
 class ConvGemm {
  public:
-  ConvGemm(cublasLtHandle_t lt, DType dtype, bool tf32, int64_t p, int64_t o, int64_t k, bool residual, uint32_t align,
-           size_t workspace_bytes, const std::string& what);
+  ConvGemm(cublasLtHandle_t lt, DType dtype, bool tf32, int64_t p, int64_t o, int64_t k, int64_t batch, bool residual,
+           uint32_t align, size_t workspace_bytes, const std::string& what);
   ~ConvGemm();
   ConvGemm(const ConvGemm&) = delete;
   ConvGemm& operator=(const ConvGemm&) = delete;
+  // col, residual and y point at the first of the `batch` items.
   void run(cudaStream_t s, const void* col, const void* w, const void* residual, void* y, void* workspace) const;
 
  private:
