@@ -19,8 +19,8 @@
 //                         (the quietest attempt is kept)                  [VITNODE_BENCH_RETRIES]
 //   --wait-quiet S        before each pair of cells, wait up to S s for other processes to go idle, default 60;
 //                         0 disables                                     [VITNODE_BENCH_WAIT_QUIET]
-//   --torch               also time an optional PyTorch peer (bench/torch_peer.py: python3 + torch + safetensors;
-//                         a pure-torch ViT forward equal to timm's, NOT timm itself), checked against ORT first
+//   --torch               also time an optional PyTorch peer (bench/torch_peer.py: python3 + torch + safetensors,
+//                         timm's own model when timm imports, else a pure-torch ViT), checked against ORT first
 //   --json                print the results as JSON (and nothing else on stdout)
 //   --write [FILE]        replace the generated section of BENCHMARKS.md (or FILE) with this run's results
 //   --keep                keep the temp dir with the weights
@@ -426,9 +426,10 @@ function markdown(m: Machine, o: Opts, rows: Row[], prepared: Prepared[], versio
     `a pair of cells is re-run (up to ${o.retries} times, the quietest kept) when it exceeds ${NOISY} cores.`);
   if (rows.some((r) => r.torch)) {
     s.push('');
-    s.push('torch*: optional PyTorch peer (`--torch`, bench/torch_peer.py): a pure-torch forward equal to timm\'s ViT on the same ' +
-      'safetensors (eager, inference_mode, F.scaled_dot_product_attention, torch.set_num_threads) — not timm itself, whose import is broken here; ' +
-      'its logits are checked against ORT first.');
+    s.push('torch*: optional PyTorch peer (`--torch`, bench/torch_peer.py): timm\'s own model (`timm.create_model` + the same ' +
+      'safetensors; eager, inference_mode, torch.set_num_threads), importing timm with an inert stand-in for torchvision where the ' +
+      'installed one cannot load (its imports serve datasets and transforms a ViT forward never runs); without timm, a pure-torch ' +
+      'forward of the same ViT (the Software line says which). Its logits are checked against ORT first.');
   }
   for (const p of prepared.filter((x) => x.torchError)) s.push(`- ${p.model}: ${p.torchError}`);
   const failed = prepared.filter((p) => p.error);

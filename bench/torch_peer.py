@@ -1,15 +1,19 @@
 """Optional PyTorch peer for `npm run bench -- --torch` (CPU, float32, eager, inference_mode).
 
-Not timm: timm cannot be imported here (its torchvision import is broken), so this is a small pure-torch forward
-of timm's VisionTransformer for the plain models the bench uses (class token + pos_embed added, pre-norm blocks,
-qkv attention via F.scaled_dot_product_attention, exact-erf GELU, final norm, class-token pooling, linear head).
-It loads the same safetensors checkpoint as vitnode, and the driver checks its logits against onnxruntime's before
-timing it. Protocol: argv[1] is JSON; mode "check" writes float32 logits for a raw float32 input file; mode "time"
-prints `@@RESULT {json}` like bench/worker.ts.
+timm's own VisionTransformer (`timm.create_model(name)` + the same safetensors checkpoint as vitnode). timm imports
+torchvision at import time (datasets, transforms, FrozenBatchNorm2d) for code a ViT forward never runs; where no
+working torchvision is installed (here the wheel store's torchvision is a CUDA build that cannot load beside a CPU
+torch), an empty stand-in package satisfies those imports. Without timm at all, a small pure-torch forward of the
+same ViT is used and the result says so. The driver checks the peer's logits against onnxruntime's before timing
+it. Protocol: argv[1] is JSON; mode "check" writes float32 logits for a raw float32 input file; mode "time" prints
+`@@RESULT {json}` like bench/worker.ts.
 """
+import importlib.abc
+import importlib.machinery
 import json
 import sys
 import time
+import types
 
 import torch
 import torch.nn.functional as F
@@ -77,13 +81,68 @@ class ViT:
         return self.lin(x[:, 0], 'head')
 
 
+class _Inert(type):
+    """Stand-in classes: any attribute is another (cached) stand-in, e.g. InterpolationMode.NEAREST."""
+
+    def __getattr__(cls, attr):
+        if attr.startswith('__'):
+            raise AttributeError(attr)
+        v = _Inert(attr, (), {})
+        setattr(cls, attr, v)
+        return v
+
+
+class _StandIn(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Empty `torchvision.*` packages whose attributes are inert classes: enough for timm's imports."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == 'torchvision' or name.startswith('torchvision.'):
+            return importlib.machinery.ModuleSpec(name, self, is_package=True)
+        return None
+
+    def create_module(self, spec):
+        m = types.ModuleType(spec.name)
+        m.__path__ = []
+        m.__getattr__ = lambda attr: _Inert(attr, (torch.nn.Module,), {}) if not attr.startswith('__') else None
+        return m
+
+    def exec_module(self, module):
+        pass
+
+
+def import_timm():
+    """timm, with the torchvision stand-in when the real one is missing or broken; None without timm."""
+    try:
+        import torchvision  # noqa: F401
+    except Exception:
+        for k in [k for k in sys.modules if k == 'torchvision' or k.startswith('torchvision.')]:
+            del sys.modules[k]
+        sys.meta_path.insert(0, _StandIn())
+    try:
+        import timm
+        return timm
+    except Exception:
+        return None
+
+
+def load_model(a):
+    """(callable model, description)."""
+    sd = load_file(a['checkpoint'])
+    timm = import_timm()
+    if timm is None:
+        return ViT(sd, a['numHeads']), f'PyTorch {torch.__version__} (pure-torch ViT: timm not importable)'
+    model = timm.create_model(a['model'], pretrained=False, num_classes=sd['head.weight'].shape[0])
+    model.load_state_dict(sd)
+    return model.eval(), f'PyTorch {torch.__version__} + timm {timm.__version__}'
+
+
 def main():
     a = json.loads(sys.argv[1])
     torch.set_num_threads(a['threads'])
     torch.set_num_interop_threads(1)
     baseline = peak_rss_mb()
     t0 = time.perf_counter()
-    model = ViT(load_file(a['checkpoint']), a['numHeads'])
+    model, desc = load_model(a)
     load_ms = (time.perf_counter() - t0) * 1000
     B, S = a['batch'], a['imgSize']
     with torch.inference_mode():
@@ -118,7 +177,7 @@ def main():
         return ss[lo] + (ss[hi] - ss[lo]) * (pos - lo)
 
     res = {
-        'engine': 'torch', 'version': f'PyTorch {torch.__version__} (pure-torch ViT, not timm)', 'model': a['model'],
+        'engine': 'torch', 'version': desc, 'model': a['model'],
         'batch': B, 'threads': a['threads'], 'runs': len(samples), 'seconds': total,
         'imgPerSec': len(samples) * B / total, 'msPerBatch': total * 1000 / len(samples),
         'p50Ms': q(0.5), 'p99Ms': q(0.99), 'samplesMs': [round(s, 3) for s in samples], 'loadMs': load_ms,
