@@ -1,4 +1,5 @@
-// Attention on the packed qkv[B, T, 3D] (q | k | v, head-major) -> out[B, T, D].
+// Attention on the packed qkv[B, T, 3D] (q | k | v, head-major) -> out[B, q, D]: the first q query rows (attr
+// `queries`, default T) over all T keys, so a last block can compute only its prefix-token rows.
 // float16 / bfloat16 on sm_80+ with head_dim in {32, 64, 96, 128}: one fused flash-style kernel
 // (tensor-core mma.sync m16n8k16, float32 scores and online softmax in registers, P rounded to the model
 // dtype for P.V as in FlashAttention). Otherwise (float32, TF32, other head dims, older GPUs): cuBLAS batched
@@ -64,7 +65,7 @@ __device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], 
 // 16 query rows all lie past T pushed the kernel over 128 registers / into spills with nvcc 13: not done.)
 template <typename T, int HD>
 __global__ void __launch_bounds__(128) flash_attention_kernel(const T* __restrict__ qkv, T* __restrict__ out, int t_len,
-                                                              int d, int heads, float scale_log2) {
+                                                              int q_len, int d, int heads, float scale_log2) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   constexpr int BQ = 64, BK = 64, KP = HD + 8, VP = BK + 8, NV = HD / 8;
   __shared__ __align__(16) T ks[BK * KP];
@@ -82,10 +83,10 @@ __global__ void __launch_bounds__(128) flash_attention_kernel(const T* __restric
 #pragma unroll
   for (int kk = 0; kk < HD / 16; ++kk) {
     const int c = kk * 16 + 2 * t4;
-    qf[kk][0] = r0 < t_len ? *reinterpret_cast<const uint32_t*>(qb + r0 * ld + c) : 0u;
-    qf[kk][1] = r1 < t_len ? *reinterpret_cast<const uint32_t*>(qb + r1 * ld + c) : 0u;
-    qf[kk][2] = r0 < t_len ? *reinterpret_cast<const uint32_t*>(qb + r0 * ld + c + 8) : 0u;
-    qf[kk][3] = r1 < t_len ? *reinterpret_cast<const uint32_t*>(qb + r1 * ld + c + 8) : 0u;
+    qf[kk][0] = r0 < q_len ? *reinterpret_cast<const uint32_t*>(qb + r0 * ld + c) : 0u;
+    qf[kk][1] = r1 < q_len ? *reinterpret_cast<const uint32_t*>(qb + r1 * ld + c) : 0u;
+    qf[kk][2] = r0 < q_len ? *reinterpret_cast<const uint32_t*>(qb + r0 * ld + c + 8) : 0u;
+    qf[kk][3] = r1 < q_len ? *reinterpret_cast<const uint32_t*>(qb + r1 * ld + c + 8) : 0u;
   }
   float o[NV][4];
 #pragma unroll
@@ -177,26 +178,27 @@ __global__ void __launch_bounds__(128) flash_attention_kernel(const T* __restric
   l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
   l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
   const float inv0 = 1.f / l0, inv1 = 1.f / l1;
-  T* ob = out + (int64_t)b * t_len * d + h * HD;
+  T* ob = out + (int64_t)b * q_len * d + h * HD;
 #pragma unroll
   for (int nd = 0; nd < NV; ++nd) {
     const int c = nd * 8 + 2 * t4;
-    if (r0 < t_len) *reinterpret_cast<uint32_t*>(ob + (int64_t)r0 * d + c) = pack2<T>(o[nd][0] * inv0, o[nd][1] * inv0);
-    if (r1 < t_len) *reinterpret_cast<uint32_t*>(ob + (int64_t)r1 * d + c) = pack2<T>(o[nd][2] * inv1, o[nd][3] * inv1);
+    if (r0 < q_len) *reinterpret_cast<uint32_t*>(ob + (int64_t)r0 * d + c) = pack2<T>(o[nd][0] * inv0, o[nd][1] * inv0);
+    if (r1 < q_len) *reinterpret_cast<uint32_t*>(ob + (int64_t)r1 * d + c) = pack2<T>(o[nd][2] * inv1, o[nd][3] * inv1);
   }
 #endif
 }
 
 template <typename T>
-void flash_attention_cuda(const T* qkv, T* out, int b, int t_len, int d, int heads, float scale, cudaStream_t s) {
+void flash_attention_cuda(const T* qkv, T* out, int b, int t_len, int q_len, int d, int heads, float scale,
+                          cudaStream_t s) {
   const int hd = d / heads;
-  const dim3 grid((t_len + 63) / 64, b * heads);
+  const dim3 grid((q_len + 63) / 64, b * heads);  // query rows past q are never computed
   const float sl2 = scale * 1.4426950408889634f;
   switch (hd) {
-    case 32: flash_attention_kernel<T, 32><<<grid, 128, 0, s>>>(qkv, out, t_len, d, heads, sl2); break;
-    case 64: flash_attention_kernel<T, 64><<<grid, 128, 0, s>>>(qkv, out, t_len, d, heads, sl2); break;
-    case 96: flash_attention_kernel<T, 96><<<grid, 128, 0, s>>>(qkv, out, t_len, d, heads, sl2); break;
-    case 128: flash_attention_kernel<T, 128><<<grid, 128, 0, s>>>(qkv, out, t_len, d, heads, sl2); break;
+    case 32: flash_attention_kernel<T, 32><<<grid, 128, 0, s>>>(qkv, out, t_len, q_len, d, heads, sl2); break;
+    case 64: flash_attention_kernel<T, 64><<<grid, 128, 0, s>>>(qkv, out, t_len, q_len, d, heads, sl2); break;
+    case 96: flash_attention_kernel<T, 96><<<grid, 128, 0, s>>>(qkv, out, t_len, q_len, d, heads, sl2); break;
+    case 128: flash_attention_kernel<T, 128><<<grid, 128, 0, s>>>(qkv, out, t_len, q_len, d, heads, sl2); break;
     default: fail(ErrorCode::Internal, "flash attention: unsupported head_dim " + std::to_string(hd));
   }
   VIT_CUDA_LAUNCH_CHECK();
@@ -207,21 +209,23 @@ bool use_flash(const OpEnv& env, int hd) {
 }
 
 struct Dims {
-  int64_t b, t, d, heads, hd;
+  int64_t b, t, d, heads, hd, q;  // q: query rows computed (attr queries, default T)
 };
 
 Dims attention_dims(const OpEnv& env, const Node& n) {
   const auto& xs = env.shape(n.inputs[0]);
   VIT_CHECK(xs.size() == 3 && xs[2] % 3 == 0, Shape, node_label(n) + ": expects qkv[B, T, 3D]");
-  Dims dm{xs[0], xs[1], xs[2] / 3, n.iattr("heads", 1), 0};
+  Dims dm{xs[0], xs[1], xs[2] / 3, n.iattr("heads", 1), 0, 0};
   VIT_CHECK(dm.heads > 0 && dm.d % dm.heads == 0, Shape, node_label(n) + ": D not divisible by heads");
   dm.hd = dm.d / dm.heads;
+  dm.q = n.iattr("queries", static_cast<int>(dm.t));  // as core/shape-check.cc reads it
+  VIT_CHECK(dm.q >= 1 && dm.q <= dm.t, Shape, node_label(n) + ": queries must be in [1, T]");
   return dm;
 }
 
 // Batch items per chunk of the unfused path, and the scratch bytes per item (f32 scores [+ 16-bit P]).
 int64_t per_item_bytes(const OpEnv& env, const Dims& dm) {
-  const int64_t scores = dm.heads * dm.t * dm.t;
+  const int64_t scores = dm.heads * dm.t * dm.q;
   return scores * 4 + (env.dtype == DType::F32 ? 0 : scores * 2 + 256);
 }
 int64_t chunk_items(const OpEnv& env, const Dims& dm) {
@@ -242,23 +246,24 @@ StepFn op_attention(OpEnv& env, const Node& n) {
   const void* qkv = env.tensor(n.inputs[0]);
   void* out = env.tensor(n.output);
   const DType dt = env.dtype;
-  VIT_CHECK(numel(env.shape(n.output)) == dm.b * dm.t * dm.d, Shape, node_label(n) + ": output must be [B, T, D]");
+  VIT_CHECK(numel(env.shape(n.output)) == dm.b * dm.q * dm.d, Shape, node_label(n) + ": output must be [B, queries, D]");
   if (use_flash(env, static_cast<int>(dm.hd))) {
-    const int b = static_cast<int>(dm.b), t = static_cast<int>(dm.t), d = static_cast<int>(dm.d),
-              heads = static_cast<int>(dm.heads);
+    const int b = static_cast<int>(dm.b), t = static_cast<int>(dm.t), q = static_cast<int>(dm.q),
+              d = static_cast<int>(dm.d), heads = static_cast<int>(dm.heads);
     VIT_CHECK(dm.b * dm.heads < 65536, Unsupported, node_label(n) + ": batch * heads must be < 65536");
     return [=](cudaStream_t s) {
       if (dt == DType::F16)
-        flash_attention_cuda<__half>(static_cast<const __half*>(qkv), static_cast<__half*>(out), b, t, d, heads, scale, s);
+        flash_attention_cuda<__half>(static_cast<const __half*>(qkv), static_cast<__half*>(out), b, t, q, d, heads, scale,
+                                     s);
       else
         flash_attention_cuda<__nv_bfloat16>(static_cast<const __nv_bfloat16*>(qkv), static_cast<__nv_bfloat16*>(out), b,
-                                            t, d, heads, scale, s);
+                                            t, q, d, heads, scale, s);
     };
   }
 
   // Unfused path: pointer arrays for every (batch, head), built once.
   const int64_t chunk = chunk_items(env, dm);
-  const int64_t nb = dm.b * dm.heads, tt = dm.t * dm.t, es = static_cast<int64_t>(env.esize());
+  const int64_t nb = dm.b * dm.heads, tt = dm.t * dm.q, es = static_cast<int64_t>(env.esize());  // tt: scores per item
   char* scratch = static_cast<char*>(env.scratch);
   const int64_t scores_bytes = chunk * dm.heads * tt * 4;
   char* p_buf = dt == DType::F32 ? scratch : scratch + (scores_bytes + 255) / 256 * 256;
@@ -273,7 +278,7 @@ StepFn op_attention(OpEnv& env, const Node& n) {
       host[2 * nb + i] = scratch + ci * tt * 4;                          // S (float32)
       host[3 * nb + i] = q + 2 * dm.d * es;                              // V
       host[4 * nb + i] = p_buf + ci * tt * es;                           // P
-      host[5 * nb + i] = static_cast<char*>(out) + (bi * dm.t * dm.d + h * dm.hd) * es;  // O
+      host[5 * nb + i] = static_cast<char*>(out) + (bi * dm.q * dm.d + h * dm.hd) * es;  // O (q rows per item)
     }
   auto ptrs = std::make_shared<DeviceBuffer>(*env.ctx, host.size() * sizeof(void*), "attention pointers of " + n.name);
   VIT_CUDA_CHECK_CTX(cudaMemcpy(ptrs->get(), host.data(), host.size() * sizeof(void*), cudaMemcpyHostToDevice),
@@ -282,8 +287,8 @@ StepFn op_attention(OpEnv& env, const Node& n) {
   const void* const* pa = static_cast<const void* const*>(ptrs->get());
   cublasHandle_t blas = env.blas();
   const bool tf32 = env.tf32;
-  const int t = static_cast<int>(dm.t), hd = static_cast<int>(dm.hd), ld3 = static_cast<int>(3 * dm.d),
-            ldo = static_cast<int>(dm.d);
+  const int t = static_cast<int>(dm.t), nq = static_cast<int>(dm.q), hd = static_cast<int>(dm.hd),
+            ld3 = static_cast<int>(3 * dm.d), ldo = static_cast<int>(dm.d);
   const int64_t B = dm.b, H = dm.heads;
   const std::string what = node_label(n);
   return [=](cudaStream_t s) {
@@ -291,12 +296,12 @@ StepFn op_attention(OpEnv& env, const Node& n) {
       const int items = static_cast<int>(std::min(chunk, B - b0));
       const int batch = static_cast<int>(items * H);
       const int64_t off = b0 * H;
-      // S^T (keys x queries, col-major) = K Q^T: m = n = T, k = hd.
-      gemm_batched(blas, s, true, false, t, t, hd, scale, pa + 0 * nb + off, ld3, pa + 1 * nb + off, ld3, 0.f,
+      // S^T (keys x queries, col-major) = K Q^T: m = T, n = q (the first q query rows), k = hd.
+      gemm_batched(blas, s, true, false, t, nq, hd, scale, pa + 0 * nb + off, ld3, pa + 1 * nb + off, ld3, 0.f,
                    const_cast<void* const*>(pa + 2 * nb + off), t, batch, dt, DType::F32, tf32, what + " q.k");
-      softmax_rows(scratch, DType::F32, p_buf, dt, static_cast<int64_t>(batch) * t, t, s);
-      // O^T (hd x T) = V^T (hd x T, ld 3D) P^T (T x T, ld T).
-      gemm_batched(blas, s, false, false, hd, t, t, 1.f, pa + 3 * nb + off, ld3, pa + 4 * nb + off, t, 0.f,
+      softmax_rows(scratch, DType::F32, p_buf, dt, static_cast<int64_t>(batch) * nq, t, s);
+      // O^T (hd x q) = V^T (hd x T, ld 3D) P^T (T x q, ld T).
+      gemm_batched(blas, s, false, false, hd, nq, t, 1.f, pa + 3 * nb + off, ld3, pa + 4 * nb + off, t, 0.f,
                    const_cast<void* const*>(pa + 5 * nb + off), ldo, batch, dt, dt, tf32, what + " p.v");
     }
   };
