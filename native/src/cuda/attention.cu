@@ -1,19 +1,23 @@
 // Attention on the packed qkv[B, T, 3D] (q | k | v, head-major) -> out[B, q, D]: the first q query rows (attr
 // `queries`, default T) over all T keys, so a last block can compute only its prefix-token rows.
-// float16 / bfloat16 on sm_80+ with head_dim in {32, 64, 96, 128}: one fused flash-style kernel
-// (tensor-core mma.sync m16n8k16, float32 scores and online softmax in registers, P rounded to the model
-// dtype for P.V as in FlashAttention). Otherwise (float32, TF32, other head dims, older GPUs): cuBLAS batched
+// float16 / bfloat16 on sm_80+ with head_dim in {32, 64, 96, 128}: a fused flash-style kernel (tensor-core
+// mma.sync m16n8k16, float32 scores and online softmax in registers, P rounded to the model dtype for P.V as
+// in FlashAttention): v1 below, or v2 (attention-v2.cu: K/V of a (batch, head) kept in shared memory) when
+// VITNODE_CUDA_ATTN=v2 and the shape fits. Otherwise (float32, TF32, other head dims, older GPUs): cuBLAS batched
 // GEMMs over pointer arrays into float32 scores, a float32 row softmax, and a second batched GEMM; the batch
 // is processed in chunks so the T x T scores fit the scratch budget.
 // Scale: scores * scale (scale_q only changes where the rounding happens; both orders are within tolerance).
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
-#include <type_traits>
 #include <vector>
 
+#include "cuda/attention-v2.cuh"
 #include "cuda/common.cuh"
 #include "cuda/gemm.cuh"
+#include "cuda/mma.cuh"
 #include "cuda/ops.cuh"
 
 namespace vit::cuda {
@@ -22,43 +26,9 @@ namespace {
 
 constexpr size_t kAttnScratchBudget = size_t(256) << 20;
 
-template <typename T>
-__device__ __forceinline__ uint32_t pack2(float a, float b);
-template <>
-__device__ __forceinline__ uint32_t pack2<__half>(float a, float b) {
-  __half2 h = __floats2half2_rn(a, b);
-  return *reinterpret_cast<uint32_t*>(&h);
-}
-template <>
-__device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float a, float b) {
-  __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
-  return *reinterpret_cast<uint32_t*>(&h);
-}
-
-template <typename T>
-__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  if constexpr (std::is_same<T, __half>::value) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  } else {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  }
-#endif
-}
-
 // One block = 64 query rows of one (batch, head), 4 warps x 16 rows; keys in tiles of 64 through shared
-// memory (K row-major, V transposed so P.V's B fragments are 32-bit loads). Fragment layouts: PTX ISA
-// "mma.m16n8k16" (g = lane / 4, t = lane % 4): A rows g / g+8, cols 2t(+1) / 2t+8(+1); B rows (k) 2t(+1) /
-// 2t+8(+1), col g; C rows g / g+8, cols 2t, 2t+1. The S accumulators of two adjacent n-tiles are exactly the
-// A fragment of P for one k-step of P.V.
+// memory (K row-major, V transposed so P.V's B fragments are 32-bit loads). Fragment layouts: cuda/mma.cuh.
+// The S accumulators of two adjacent n-tiles are exactly the A fragment of P for one k-step of P.V.
 // Key tail (T = 197: 4 tiles of 64 keys for 197): n-tiles (8 keys) wholly past T skip Q.K^T (their scores are
 // -inf) and 16-key steps wholly past T skip P.V (their P is 0); the tests are block-uniform, so the register
 // arrays stay statically indexed. At T = 197 this is 25 of 32 n-tiles. (Also skipping the MMAs of warps whose
@@ -208,6 +178,16 @@ bool use_flash(const OpEnv& env, int hd) {
   return env.dtype != DType::F32 && env.ctx->sm >= 80 && (hd == 32 || hd == 64 || hd == 96 || hd == 128);
 }
 
+// VITNODE_CUDA_ATTN = v1 | v2 picks the fused kernel, read when the op is planned. The default stays v1 until a
+// GPU run has verified v2 (bench/gpu/checks.mjs runs the fused cases under both and compares them).
+bool want_v2(const Node& n) {
+  const char* v = std::getenv("VITNODE_CUDA_ATTN");
+  if (!v || !*v || std::strcmp(v, "v1") == 0) return false;
+  VIT_CHECK(std::strcmp(v, "v2") == 0, Argument,
+            node_label(n) + ": VITNODE_CUDA_ATTN must be v1 or v2, got '" + std::string(v) + "'");
+  return true;
+}
+
 struct Dims {
   int64_t b, t, d, heads, hd, q;  // q: query rows computed (attr queries, default T)
 };
@@ -247,9 +227,13 @@ StepFn op_attention(OpEnv& env, const Node& n) {
   void* out = env.tensor(n.output);
   const DType dt = env.dtype;
   VIT_CHECK(numel(env.shape(n.output)) == dm.b * dm.q * dm.d, Shape, node_label(n) + ": output must be [B, queries, D]");
+  const bool v2 = want_v2(n);
   if (use_flash(env, static_cast<int>(dm.hd))) {
     const int b = static_cast<int>(dm.b), t = static_cast<int>(dm.t), q = static_cast<int>(dm.q),
               d = static_cast<int>(dm.d), heads = static_cast<int>(dm.heads);
+    // v2 falls back to v1 when K/V of one (batch, head) do not fit shared memory.
+    const FlashV2Launch l2 = v2 ? flash_v2_plan(*env.ctx, dt, b, t, q, heads, static_cast<int>(dm.hd)) : FlashV2Launch{};
+    if (l2.warps) return [=](cudaStream_t s) { flash_v2_cuda(dt, l2, qkv, out, b, t, q, d, heads, scale, s); };
     VIT_CHECK(dm.b * dm.heads < 65536, Unsupported, node_label(n) + ": batch * heads must be < 65536");
     return [=](cudaStream_t s) {
       if (dt == DType::F16)
