@@ -12,6 +12,9 @@
 # Quick mode also times one hybrid, vit_base_r50_s16_224 bfloat16 at batch 256 and 1 (its own prepare, vitnode,
 # timm eager; ~25 s, added to the quick budget, so ~225 s in all: give it timeout_s 305), before torch.compile.
 # Full mode has the hybrids (vit_base_r50_s16_224, vit_small_r26_s32_224; 16-bit only) in its model lists.
+# Quick mode also runs the v2 fused attention kernel (VITNODE_CUDA_ATTN=v2; the default stays v1 until this
+# verifies it): a second profiled vit_base bf16 b256 run -> profile-v2.{json,md}, and a vit_base bf16 b256 bench
+# pass, row "vitnode (attn v2)" (~20-25 s, capped at 55 s, added to the quick budget: ~250 s in all, timeout_s 330).
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -32,6 +35,7 @@ else
   CHECKS_S=80
 fi
 [ -n "$QUICK" ] && [ -z "${GPU_CHECK_BUDGET_S:-}" ] && BUDGET=$((BUDGET + 25))  # the quick hybrid rows
+[ -n "$QUICK" ] && [ -z "${GPU_CHECK_BUDGET_S:-}" ] && BUDGET=$((BUDGET + 25))  # the quick attn v2 rows
 END=$((START + BUDGET))
 left() { echo $((END - $(date +%s))); }
 stage() { echo; echo "== [$(($(date +%s) - START)) s] $*"; }
@@ -128,6 +132,20 @@ if [ -n "$QUICK" ]; then
   if [ -n "$NODE" ]; then
     timeout $(( 40 < $(left) ? 40 : $(left) )) env LD_LIBRARY_PATH="$NODE_LD" "$NODE" bench/gpu/vitnode-bench.mjs \
       --profile vit_base_patch16_224 bfloat16 256 --weights "$W" --out-dir "$OUTDIR" --iters 8 | head -60
+  fi
+  # The v2 fused attention kernel (default stays v1 until this run verifies it): per-op profile and img/s.
+  stage "quick: profiled vitnode run with VITNODE_CUDA_ATTN=v2 -> profile-v2.{json,md}"
+  if [ -n "$NODE" ]; then
+    timeout $(( 30 < $(left) ? 30 : $(left) )) env LD_LIBRARY_PATH="$NODE_LD" VITNODE_CUDA_ATTN=v2 "$NODE" \
+      bench/gpu/vitnode-bench.mjs --profile vit_base_patch16_224 bfloat16 256 --weights "$W" --out-dir "$OUTDIR" \
+      --iters 8 --tag v2 | head -40
+  fi
+  stage "quick: vitnode bench with VITNODE_CUDA_ATTN=v2 (vit_base bf16 b256, row 'vitnode (attn v2)')"
+  if [ -n "$NODE" ]; then
+    DL=$(( ($(date +%s) + 18) * 1000 ))
+    timeout $(( 25 < $(left) ? 25 : $(left) )) env LD_LIBRARY_PATH="$NODE_LD" VITNODE_CUDA_ATTN=v2 "$NODE" \
+      bench/gpu/vitnode-bench.mjs --weights "$W" --out "$VR" --deadline "$DL" --budget 0.3 \
+      --models vit_base_patch16_224 --dtypes bfloat16 --batches 256 --engine "vitnode (attn v2)" | cut -c1-300
   fi
   stage "quick: timm eager (same configs)"
   DL=$(( $(date +%s) + 35 ))

@@ -35,7 +35,7 @@ if (!status.available) {
   for (const c of opCases()) {
     test(`op ${c.name}`, async (t) => {
       for (const r of await runOpCase(binding, c)) {
-        t.true(r.ok, `${r.dtype}: err ${r.err.toExponential(2)} > tol ${r.tol}`);
+        t.true(r.ok, `${r.dtype}${r.kernel ? ` [attn ${r.kernel}]` : ''}: err ${r.err.toExponential(2)} > tol ${r.tol}`);
       }
     });
   }

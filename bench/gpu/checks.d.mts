@@ -7,16 +7,20 @@ export interface DtypeSpec {
 }
 export const DTYPES: DtypeSpec[];
 export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number;
+export const ATTN_KERNELS: string[];
+export const ATTN_V2_VS_V1_TOL: number;
+export function withAttnKernel<R>(kernel: string | null | undefined, fn: () => R | Promise<R>): Promise<R>;
 export interface OpCase {
   name: string;
   build: () => unknown;
+  attnKernels?: boolean;
 }
 export function opCases(): OpCase[];
 export function runOpCase(
   binding: unknown,
   c: OpCase,
   dtypes?: DtypeSpec[],
-): Promise<{ dtype: string; err: number; tol: number; ok: boolean }[]>;
+): Promise<{ dtype: string; kernel?: string; err: number; tol: number; ok: boolean }[]>;
 export interface ParityCase {
   name: string;
   run: (dt: DtypeSpec) => Promise<{ output: string; err: number }[]>;

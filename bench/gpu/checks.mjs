@@ -2,7 +2,8 @@
 // (plain node on a GPU machine, dist/*.js). Plain JS so both can load it; types in checks.d.mts.
 //  - per-op: the same graph on the CPU backend and on CUDA for float32 / TF32 / float16 / bfloat16, odd shapes
 //    (N = 1, 197, 577; widths that are not multiples of 8); each CUDA program runs 3 times (eager, CUDA-graph
-//    capture, replay) and every run is compared.
+//    capture, replay) and every run is compared. Attention with a fused head dim runs its 16-bit dtypes under
+//    each fused kernel (VITNODE_CUDA_ATTN = v1, v2) and compares v2 with v1 as well.
 //  - parity: the fixtures in test/fixtures/parity (timm's outputs) through createModel on cuda, every dtype;
 //    digits: timm's top-1 on all 60 images for every dtype.
 // Tolerances (test/fixtures/README.md): float32 1e-4 * max(1, max|want|); TF32 / f16 / bf16 2e-2 for model
@@ -47,6 +48,39 @@ function randn(n, seed, scale = 1) {
 
 const numel = (s) => s.reduce((a, b) => a * b, 1);
 
+/** The fused attention kernels (env VITNODE_CUDA_ATTN, read when a program is built). */
+export const ATTN_KERNELS = ['v1', 'v2'];
+const FUSED_HEAD_DIMS = new Set([32, 64, 96, 128]);
+// v2 repeats v1's arithmetic step for step: expected 0 (or one rounding of the output), far below what a
+// fragment-layout slip gives.
+export const ATTN_V2_VS_V1_TOL = 4e-3;
+
+/** fn() with VITNODE_CUDA_ATTN = kernel (null/undefined: left as it is), the previous value restored after. */
+export async function withAttnKernel(kernel, fn) {
+  if (!kernel) return fn();
+  const prev = process.env.VITNODE_CUDA_ATTN;
+  process.env.VITNODE_CUDA_ATTN = kernel;
+  try {
+    return await fn();
+  } finally {
+    if (prev === undefined) delete process.env.VITNODE_CUDA_ATTN;
+    else process.env.VITNODE_CUDA_ATTN = prev;
+  }
+}
+
+// Synchronous twin for program construction (no other test can build a program in between).
+function buildWith(kernel, build) {
+  if (!kernel) return build();
+  const prev = process.env.VITNODE_CUDA_ATTN;
+  process.env.VITNODE_CUDA_ATTN = kernel;
+  try {
+    return build();
+  } finally {
+    if (prev === undefined) delete process.env.VITNODE_CUDA_ATTN;
+    else process.env.VITNODE_CUDA_ATTN = prev;
+  }
+}
+
 // A tiny graph builder over explicit shapes.
 class G {
   constructor() {
@@ -83,10 +117,10 @@ class G {
   }
 }
 
-/** Per-op cases: { name, build: () => G }. */
+/** Per-op cases: { name, build: () => G, attnKernels?: true (fused attention: run under each kernel) }. */
 export function opCases() {
   const cases = [];
-  const add = (name, build) => cases.push({ name, build });
+  const add = (name, build, extra = {}) => cases.push({ name, build, ...extra });
   for (const n of [1, 197, 577]) {
     // Linear: K = 77 (odd), N = 45 (not a multiple of 8) and 96; bias / act / LayerScale gamma / residual.
     const lin = (tag, k, nout, { bias = true, act = 0, gamma = false, res = false }) =>
@@ -118,15 +152,20 @@ export function opCases() {
         return g;
       });
     }
-    // Attention: fused head dims 32/64/96/128, unfused 80 and 7; both scale orders.
+    // Attention: fused head dims 32/64/96/128, unfused 80 and 7; both scale orders. At N = 197 also the
+    // `queries` attribute (only the first q query rows: 1, 2 and all of them, explicitly).
     for (const [heads, hd, scaleQ] of [[2, 32, 1], [3, 64, 1], [2, 96, 0], [2, 128, 1], [2, 80, 1], [3, 7, 0]]) {
       const d = heads * hd;
-      add(`attention [2,${n},3*${d}] heads ${heads} (hd ${hd}) scale_q ${scaleQ}`, () => {
-        const g = new G();
-        const x = g.input([2, n, 3 * d], 1);
-        g.output(g.node('attention', [x], [2, n, d], {}, { heads, scale: hd ** -0.5, scale_q: scaleQ }));
-        return g;
-      });
+      for (const q of n === 197 ? [undefined, 1, 2, n] : [undefined]) {
+        const attrs = { heads, scale: hd ** -0.5, scale_q: scaleQ };
+        if (q !== undefined) attrs.queries = q;
+        add(`attention [2,${n},3*${d}] heads ${heads} (hd ${hd}) scale_q ${scaleQ}${q !== undefined ? ` queries ${q}` : ''}`, () => {
+          const g = new G();
+          const x = g.input([2, n, 3 * d], 1);
+          g.output(g.node('attention', [x], [2, q ?? n, d], {}, attrs));
+          return g;
+        }, { attnKernels: FUSED_HEAD_DIMS.has(hd) });
+      }
     }
     add(`softmax [3,${n}]`, () => {
       const g = new G();
@@ -169,6 +208,17 @@ export function opCases() {
       g.output(g.node('slice_tokens', [c], [2, 2, 45], {}, { start: 1, count: 2 }), 'slice');
       return g;
     });
+  }
+  // Attention with enough (batch, head) pairs that v2 gives each one a single block whose warps take several
+  // rounds of 16-row query groups (the small cases above split the queries over more blocks instead).
+  for (const [bsz, heads, hd, q] of [[256, 2, 64, 197], [256, 2, 64, 150], [128, 2, 128, 197]]) {
+    const d = heads * hd;
+    add(`attention [${bsz},197,3*${d}] heads ${heads} (hd ${hd}) queries ${q}`, () => {
+      const g = new G();
+      const x = g.input([bsz, 197, 3 * d], 1);
+      g.output(g.node('attention', [x], [bsz, q, d], {}, { heads, scale: hd ** -0.5, scale_q: 1, queries: q }));
+      return g;
+    }, { attnKernels: true });
   }
   add('tokens_to_nchw [2,35,45] -> [2,45,5,7]', () => {
     const g = new G();
@@ -262,7 +312,10 @@ export function opCases() {
   return cases;
 }
 
-/** Runs one per-op case on CPU and on CUDA in every dtype. Returns [{ dtype, err, tol, ok, runs }]. */
+/**
+ * Runs one per-op case on CPU and on CUDA in every dtype. Returns [{ dtype, kernel?, err, tol, ok }]; cases with
+ * attnKernels give one row per fused kernel for float16 / bfloat16 (kernel 'v1', 'v2') plus 'v2 vs v1'.
+ */
 export async function runOpCase(binding, c, dtypes = DTYPES) {
   const g = c.build();
   const store = new binding.WeightStore();
@@ -273,16 +326,28 @@ export async function runOpCase(binding, c, dtypes = DTYPES) {
     cpu.dispose();
     const results = [];
     for (const dt of dtypes) {
-      const prog = new binding.Program(g.spec(), store, { device: 'cuda', index: 0, dtype: dt.dtype, tf32: dt.tf32 });
-      try {
-        let err = 0;
-        for (let r = 0; r < 3; r++) {
-          const got = await prog.run(g.feeds, 1);
-          for (let i = 0; i < want.length; i++) err = Math.max(err, relErr(got[i].data, want[i].data));
+      const kernels = c.attnKernels && dt.dtype !== 'float32' ? ATTN_KERNELS : [null];
+      let first = null;
+      for (const kernel of kernels) {
+        const prog = buildWith(kernel, () => new binding.Program(g.spec(), store, { device: 'cuda', index: 0, dtype: dt.dtype, tf32: dt.tf32 }));
+        let got;
+        try {
+          let err = 0;
+          for (let r = 0; r < 3; r++) {
+            got = await prog.run(g.feeds, 1);
+            for (let i = 0; i < want.length; i++) err = Math.max(err, relErr(got[i].data, want[i].data));
+          }
+          results.push({ dtype: dt.name, ...(kernel && { kernel }), err, tol: dt.tol, ok: err <= dt.tol });
+        } finally {
+          prog.dispose();
         }
-        results.push({ dtype: dt.name, err, tol: dt.tol, ok: err <= dt.tol });
-      } finally {
-        prog.dispose();
+        if (!first) {
+          first = got;
+          continue;
+        }
+        let err = 0;
+        for (let i = 0; i < first.length; i++) err = Math.max(err, relErr(got[i].data, first[i].data));
+        results.push({ dtype: dt.name, kernel: `${kernel} vs ${kernels[0]}`, err, tol: ATTN_V2_VS_V1_TOL, ok: err <= ATTN_V2_VS_V1_TOL });
       }
     }
     return results;

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Merges bench/gpu's JSON lines (torch_bench.py, vitnode-bench.mjs) into bench.json + bench.md under --out."""
+"""Merges bench/gpu's JSON lines (torch_bench.py, vitnode-bench.mjs) into bench.json + bench.md under --out.
+vitnode rows with another engine name (vitnode-bench.mjs --engine, e.g. "vitnode (attn v2)") are variants: their
+own table, each compared with plain "vitnode" on the same config; they never replace the main rows."""
 import argparse
 import json
 import os
@@ -89,8 +91,16 @@ def main():
         key = (r['model'], r['dtype'], r['batch'])
         res.setdefault(key, {})['eager' if r['engine'] == 'eager' else 'compile'] = r
     agree, mem = {}, {}
+    variants = {}  # (engine, model, dtype, batch) -> result row
+    variant_agree = {}  # (engine, model, dtype) -> agreement row
     for r in vit_rows:
         k = (r.get('model'), r.get('dtype'))
+        if r.get('engine', 'vitnode') != 'vitnode':
+            if r.get('kind') == 'result':
+                variants[(r['engine'], r['model'], r['dtype'], r['batch'])] = r
+            elif r.get('kind') == 'agreement':
+                variant_agree[(r['engine'],) + k] = r
+            continue
         if r.get('kind') == 'result':
             res.setdefault((r['model'], r['dtype'], r['batch']), {})['vitnode'] = r
         elif r.get('kind') == 'agreement':
@@ -166,6 +176,19 @@ def main():
             ag = agree.get((model, dtype))
             md.append(f"| {dtype} | {fmt(ag and ag['err_vs_timm_f32'], 6)} ({ag and ag['tol']}) {'' if not ag else ('ok' if ag['ok'] else '**FAIL**')} | "
                       f"{fmt(torch_agree.get((model, dtype)), 6)} | {fmt(mem.get((model, dtype)))} | {fmt(torch_mem.get((model, dtype)))} |")
+        md.append('')
+    if variants:
+        md += ['## vitnode variants (vs plain vitnode on the same config)', '',
+               '| engine | model | dtype | batch | img/s | vitnode img/s | vs vitnode | p50 / p99 ms | logits err vs timm f32 (tol) |',
+               '|---|---|---|---|---|---|---|---|---|']
+        for (eng, model, dtype, b), v in sorted(variants.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2], -kv[0][3])):
+            base = res.get((model, dtype, b), {}).get('vitnode')
+            ag = variant_agree.get((eng, model, dtype))
+            md.append('| ' + ' | '.join([
+                eng, model, dtype, str(b), fmt(v['img_s']), fmt(base and base['img_s']),
+                f"{v['img_s'] / base['img_s']:.2f}x" if base else '–',
+                f"{v['ms_p50']:.2f} / {v['ms_p99']:.2f}",
+                f"{fmt(ag['err_vs_timm_f32'], 6)} ({ag['tol']}) {'ok' if ag['ok'] else '**FAIL**'}" if ag else '–']) + ' |')
         md.append('')
     errors = [r for r in torch_rows + vit_rows if r.get('kind') in ('error', 'skipped')]
     if errors:

@@ -1,9 +1,11 @@
 // The CUDA checks as a plain node script (GPU machine: compiled dist/, no ava / tsx).
 // Usage: node bench/gpu/run-checks.mjs [outDir]   -> cuda-checks.json + cuda-checks.md; exit 1 on a failure.
+// Rows run under an explicit fused attention kernel carry it in their name: "[attn v1]", "[attn v2]",
+// "[attn v2 vs v1]" (per-op), "[attn v2]" (the float16 / bfloat16 parity fixtures again, with v2).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DTYPES, digitsCheck, opCases, parityCases, runOpCase } from './checks.mjs';
+import { DTYPES, digitsCheck, opCases, parityCases, runOpCase, withAttnKernel } from './checks.mjs';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const outDir = resolve(process.argv[2] ?? join(ROOT, 'gpu-out'));
@@ -64,6 +66,16 @@ for (const c of parityCases(api, fixtures)) {
     });
   }
 }
+// The 16-bit parity fixtures again with the v2 attention kernel (fused attention only runs in 16-bit).
+for (const c of parityCases(api, fixtures)) {
+  for (const dt of DTYPES.filter((d) => d.dtype !== 'float32')) {
+    if (Date.now() > deadline) break;
+    const name = `${c.name} [attn v2]`;
+    await guarded('parity', name, dt.name, dt.tol, async () => {
+      for (const r of await withAttnKernel('v2', () => c.run(dt))) record('parity', `${name} ${r.output}`, dt.name, r.err, dt.tol, r.err <= dt.tol);
+    });
+  }
+}
 for (const dt of DTYPES) {
   await guarded('digits', 'digits', dt.name, dt.tol, async () => {
     const r = await digitsCheck(api, fixtures, dt);
@@ -76,7 +88,7 @@ for (const c of opCases()) {
     break;
   }
   await guarded('op', c.name, 'all', 0, async () => {
-    for (const r of await runOpCase(binding, c)) record('op', c.name, r.dtype, r.err, r.tol, r.ok);
+    for (const r of await runOpCase(binding, c)) record('op', r.kernel ? `${c.name} [attn ${r.kernel}]` : c.name, r.dtype, r.err, r.tol, r.ok);
   });
 }
 write();

@@ -4,12 +4,15 @@
 // and the process's device memory (nvidia-smi, includes the CUDA context). Inputs start on the host as
 // Float32Arrays and logits come back to the host: the timings include both transfers.
 // Orchestrator: node bench/gpu/vitnode-bench.mjs --weights DIR --out FILE [--deadline EPOCH_MS]
-//   [--models a,b] [--dtypes a,b] [--batches 256,1]
+//   [--models a,b] [--dtypes a,b] [--batches 256,1] [--engine NAME]
 // (one child process per (model, dtype), so memory is per configuration and a crash loses one group only).
 // Hybrids (ResNetV2 + ViT) run in float16 / bfloat16 only unless --dtypes names others.
-// Profile: node bench/gpu/vitnode-bench.mjs --profile MODEL DTYPE BATCH --weights DIR --out-dir DIR
+// --engine names the rows (default "vitnode"); a run with other settings (e.g. env VITNODE_CUDA_ATTN=v2, which
+// the children inherit) under another name, e.g. "vitnode (attn v2)", is its own row in report.py.
+// Profile: node bench/gpu/vitnode-bench.mjs --profile MODEL DTYPE BATCH --weights DIR --out-dir DIR [--tag T]
 //   runs one child with VITNODE_CUDA_PROFILE=1 (eager, events around every op) and writes profile.json +
-//   profile.md there: mean ms per run of every node, totals per op kind, the transfer phases.
+//   profile.md there (profile-T.json / profile-T.md with --tag): mean ms per run of every node, totals per op
+//   kind, the transfer phases.
 import { spawnSync, execFileSync } from 'node:child_process';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -31,6 +34,8 @@ const weights = opt('--weights', join(ROOT, 'gpu-out', 'weights'));
 const out = opt('--out', join(ROOT, 'gpu-out', 'vitnode-results.jsonl'));
 const deadline = Number(opt('--deadline', '0')) || Infinity;
 const budget = Number(opt('--budget', '0.6'));
+const engine = opt('--engine', 'vitnode');
+const attnKernel = process.env.VITNODE_CUDA_ATTN || 'default';
 
 function smiMib(pid) {
   try {
@@ -60,7 +65,7 @@ const pct = (v, p) => {
 };
 
 async function group(model, dtypeName) {
-  const emit = (r) => console.log(JSON.stringify({ engine: 'vitnode', model, dtype: dtypeName, time: Date.now() / 1000, ...r }));
+  const emit = (r) => console.log(JSON.stringify({ engine, model, dtype: dtypeName, attn_kernel: attnKernel, time: Date.now() / 1000, ...r }));
   const lib = await import(join(ROOT, 'dist', 'index.js'));
   const dtype = dtypeName === 'tf32' ? 'float32' : dtypeName;
   const t0 = performance.now();
@@ -152,11 +157,15 @@ async function profileRun(model, dtypeName, batch, outDir) {
   }
   const ops = Object.values(byOp).sort((a, b) => b.ms - a.ms);
   const roles = Object.values(byRole).sort((a, b) => b.ms - a.ms);
-  const summary = { model, dtype: dtypeName, batch, iters, wall_ms_per_run: wall, gpu_ms_per_run: gpuMs, img_s_gpu_only: (batch * 1000) / gpuMs, ops, roles, entries };
-  writeFileSync(join(outDir, 'profile.json'), JSON.stringify(summary, null, 1));
+  const summary = { model, dtype: dtypeName, batch, attn_kernel: attnKernel, iters, wall_ms_per_run: wall, gpu_ms_per_run: gpuMs, img_s_gpu_only: (batch * 1000) / gpuMs, ops, roles, entries };
+  const tag = opt('--tag', '');
+  const base = tag ? `profile-${tag}` : 'profile';
+  writeFileSync(join(outDir, `${base}.json`), JSON.stringify(summary, null, 1));
   const f = (v) => v.toFixed(3);
   const md = [
     `# vitnode CUDA profile: ${model} ${dtypeName} batch ${batch}`,
+    '',
+    `Fused attention kernel (VITNODE_CUDA_ATTN): ${attnKernel}.`,
     '',
     `VITNODE_CUDA_PROFILE=1 (eager, a cudaEvent pair around every op: a little slower than graph replay). Mean of ${iters} runs after one warm-up.`,
     `Wall per run (profiled): ${f(wall)} ms. Sum of op times: ${f(gpuMs)} ms (${summary.img_s_gpu_only.toFixed(0)} img/s if compute were all).`,
@@ -185,7 +194,7 @@ async function profileRun(model, dtypeName, batch, outDir) {
     '|---|---|---|',
     ...entries.filter((e) => !phases.has(e.op)).sort((a, b) => b.ms - a.ms).slice(0, 20).map((e) => `| ${e.name} | ${e.op} | ${f(e.ms)} |`),
   ];
-  writeFileSync(join(outDir, 'profile.md'), md.join('\n') + '\n');
+  writeFileSync(join(outDir, `${base}.md`), md.join('\n') + '\n');
   console.log(md.slice(0, 40).join('\n'));
 }
 
@@ -211,7 +220,7 @@ if (args[0] === '--profile') {
   try {
     await group(args[1], args[2]);
   } catch (e) {
-    console.log(JSON.stringify({ engine: 'vitnode', model: args[1], dtype: args[2], kind: 'error', error: `${e.code ?? ''} ${e.message}`.slice(0, 800) }));
+    console.log(JSON.stringify({ engine, model: args[1], dtype: args[2], kind: 'error', error: `${e.code ?? ''} ${e.message}`.slice(0, 800) }));
     process.exitCode = 1;
   }
 } else {
@@ -219,10 +228,10 @@ if (args[0] === '--profile') {
     for (const dtype of dtypesFor(model)) {
       const left = deadline - Date.now();
       if (left < 5000) {
-        appendFileSync(out, JSON.stringify({ engine: 'vitnode', model, dtype, kind: 'skipped', why: 'time budget' }) + '\n');
+        appendFileSync(out, JSON.stringify({ engine, model, dtype, kind: 'skipped', why: 'time budget' }) + '\n');
         continue;
       }
-      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--group', model, dtype, '--weights', weights, '--deadline', String(deadline), '--budget', String(budget), '--batches', BATCHES.join(',')], {
+      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--group', model, dtype, '--weights', weights, '--deadline', String(deadline), '--budget', String(budget), '--batches', BATCHES.join(','), '--engine', engine], {
         encoding: 'utf8',
         timeout: Math.max(5000, Math.min(left, 180000)),
         maxBuffer: 64 << 20,
@@ -231,7 +240,7 @@ if (args[0] === '--profile') {
       for (const l of lines) appendFileSync(out, l + '\n');
       process.stdout.write(lines.map((l) => l + '\n').join(''));
       if (r.status !== 0 || r.error) {
-        const err = { engine: 'vitnode', model, dtype, kind: 'error', error: `exit ${r.status} signal ${r.signal} ${r.error ?? ''} ${(r.stderr ?? '').slice(-1500)}` };
+        const err = { engine, model, dtype, kind: 'error', error: `exit ${r.status} signal ${r.signal} ${r.error ?? ''} ${(r.stderr ?? '').slice(-1500)}` };
         appendFileSync(out, JSON.stringify(err) + '\n');
         console.log(JSON.stringify(err));
       }
