@@ -25,8 +25,10 @@ size_t smem_bytes(int hd, int t, int warps) {
   return (2 * rows16 + 16 * static_cast<size_t>(warps)) * (hd + 8) * 2;
 }
 
+// Min blocks per SM: 1 at head_dim 128 (else ptxas caps sm_86/89 at 168 registers and spills); unspecified (0)
+// otherwise, which keeps head_dim 64 at <= 128 registers on sm_90 (two 8-warp blocks per SM).
 template <typename T, int HD, int NW>
-__global__ void __launch_bounds__(NW * 32) flash_v2_kernel(const T* __restrict__ qkv, T* __restrict__ out, int t_len,
+__global__ void __launch_bounds__(NW * 32, HD == 128 ? 1 : 0) flash_v2_kernel(const T* __restrict__ qkv, T* __restrict__ out, int t_len,
                                                            int q_len, int d, int heads, float scale_log2, int gpc) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   constexpr int kTile = 64;  // keys per online-softmax step (v1's, so both round at the same points)
