@@ -9,6 +9,7 @@ export const DTYPES: DtypeSpec[];
 export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number;
 export const ATTN_KERNELS: string[];
 export const ATTN_V2_VS_V1_TOL: number;
+export function withEnv<R>(vars: Record<string, string>, fn: () => R | Promise<R>): Promise<R>;
 export function withAttnKernel<R>(kernel: string | null | undefined, fn: () => R | Promise<R>): Promise<R>;
 export interface OpCase {
   name: string;

@@ -55,29 +55,43 @@ const FUSED_HEAD_DIMS = new Set([32, 64, 96, 128]);
 // fragment-layout slip gives.
 export const ATTN_V2_VS_V1_TOL = 4e-3;
 
-/** fn() with VITNODE_CUDA_ATTN = kernel (null/undefined: left as it is), the previous value restored after. */
-export async function withAttnKernel(kernel, fn) {
-  if (!kernel) return fn();
-  const prev = process.env.VITNODE_CUDA_ATTN;
-  process.env.VITNODE_CUDA_ATTN = kernel;
+// Sets env vars, returns a function that restores them.
+function setEnv(vars) {
+  const prev = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
+  return () => {
+    for (const [k, v] of Object.entries(prev)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+}
+
+/**
+ * fn() with the env vars set (e.g. { VITNODE_CUDA_ATTN: 'v2' }, read when a program is built), the previous
+ * values restored after. Only for code that runs alone (a concurrent test would build under these settings too).
+ */
+export async function withEnv(vars, fn) {
+  const restore = setEnv(vars);
   try {
     return await fn();
   } finally {
-    if (prev === undefined) delete process.env.VITNODE_CUDA_ATTN;
-    else process.env.VITNODE_CUDA_ATTN = prev;
+    restore();
   }
 }
 
-// Synchronous twin for program construction (no other test can build a program in between).
+/** withEnv for VITNODE_CUDA_ATTN = kernel (null/undefined: left as it is). */
+export function withAttnKernel(kernel, fn) {
+  return withEnv(kernel ? { VITNODE_CUDA_ATTN: kernel } : {}, fn);
+}
+
+// Synchronous, for program construction: nothing else can build a program in between, so safe in ava too.
 function buildWith(kernel, build) {
-  if (!kernel) return build();
-  const prev = process.env.VITNODE_CUDA_ATTN;
-  process.env.VITNODE_CUDA_ATTN = kernel;
+  const restore = setEnv(kernel ? { VITNODE_CUDA_ATTN: kernel } : {});
   try {
     return build();
   } finally {
-    if (prev === undefined) delete process.env.VITNODE_CUDA_ATTN;
-    else process.env.VITNODE_CUDA_ATTN = prev;
+    restore();
   }
 }
 

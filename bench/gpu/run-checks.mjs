@@ -1,11 +1,13 @@
 // The CUDA checks as a plain node script (GPU machine: compiled dist/, no ava / tsx).
 // Usage: node bench/gpu/run-checks.mjs [outDir]   -> cuda-checks.json + cuda-checks.md; exit 1 on a failure.
-// Rows run under an explicit fused attention kernel carry it in their name: "[attn v1]", "[attn v2]",
-// "[attn v2 vs v1]" (per-op), "[attn v2]" (the float16 / bfloat16 parity fixtures again, with v2).
+// Rows run under explicit settings carry them in their name. Per-op: "[attn v1]", "[attn v2]", "[attn v2 vs v1]"
+// (fused attention cases). Parity fixtures again: "[attn v2]" (float16 / bfloat16), "[prune]" (every dtype,
+// VITNODE_PRUNE_LAST_BLOCK=1: the last block computes only the head's tokens, attention `queries` on CUDA),
+// "[attn v2, prune]" (float16 / bfloat16).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DTYPES, digitsCheck, opCases, parityCases, runOpCase, withAttnKernel } from './checks.mjs';
+import { DTYPES, digitsCheck, opCases, parityCases, runOpCase, withEnv } from './checks.mjs';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const outDir = resolve(process.argv[2] ?? join(ROOT, 'gpu-out'));
@@ -66,14 +68,22 @@ for (const c of parityCases(api, fixtures)) {
     });
   }
 }
-// The 16-bit parity fixtures again with the v2 attention kernel (fused attention only runs in 16-bit).
-for (const c of parityCases(api, fixtures)) {
-  for (const dt of DTYPES.filter((d) => d.dtype !== 'float32')) {
-    if (Date.now() > deadline) break;
-    const name = `${c.name} [attn v2]`;
-    await guarded('parity', name, dt.name, dt.tol, async () => {
-      for (const r of await withAttnKernel('v2', () => c.run(dt))) record('parity', `${name} ${r.output}`, dt.name, r.err, dt.tol, r.err <= dt.tol);
-    });
+// The parity fixtures again under other settings (the fused attention kernels only run in 16-bit).
+const sixteen = DTYPES.filter((d) => d.dtype !== 'float32');
+const variants = [
+  { tag: 'attn v2', env: { VITNODE_CUDA_ATTN: 'v2' }, dtypes: sixteen },
+  { tag: 'prune', env: { VITNODE_PRUNE_LAST_BLOCK: '1' }, dtypes: DTYPES },
+  { tag: 'attn v2, prune', env: { VITNODE_CUDA_ATTN: 'v2', VITNODE_PRUNE_LAST_BLOCK: '1' }, dtypes: sixteen },
+];
+for (const v of variants) {
+  for (const c of parityCases(api, fixtures)) {
+    for (const dt of v.dtypes) {
+      if (Date.now() > deadline) break;
+      const name = `${c.name} [${v.tag}]`;
+      await guarded('parity', name, dt.name, dt.tol, async () => {
+        for (const r of await withEnv(v.env, () => c.run(dt))) record('parity', `${name} ${r.output}`, dt.name, r.err, dt.tol, r.err <= dt.tol);
+      });
+    }
   }
 }
 for (const dt of DTYPES) {
