@@ -28,8 +28,9 @@ size_t smem_bytes(int hd, int t, int warps) {
 // Min blocks per SM: 1 at head_dim 128 (else ptxas caps sm_86/89 at 168 registers and spills); unspecified (0)
 // otherwise, which keeps head_dim 64 at <= 128 registers on sm_90 (two 8-warp blocks per SM).
 template <typename T, int HD, int NW>
-__global__ void __launch_bounds__(NW * 32, HD == 128 ? 1 : 0) flash_v2_kernel(const T* __restrict__ qkv, T* __restrict__ out, int t_len,
-                                                           int q_len, int d, int heads, float scale_log2, int gpc) {
+__global__ void __launch_bounds__(NW * 32, HD == 128 ? 1 : 0)
+    flash_v2_kernel(const T* __restrict__ qkv, T* __restrict__ out, int t_len, int q_len, int d, int heads,
+                    float scale_log2, int gpc) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   constexpr int kTile = 64;  // keys per online-softmax step (v1's, so both round at the same points)
   constexpr int KP = HD + 8, CH = HD / 8, NK = HD / 16, NV = HD / 8;
@@ -243,7 +244,8 @@ FlashV2Launch flash_v2_plan(const DeviceContext& ctx, DType dt, int b, int t, in
     // The device maximum, not this shape's size: programs of other shapes share the kernel attribute.
     VIT_CUDA_CHECK(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                         static_cast<int>(ctx.props.sharedMemPerBlockOptin)));
-    VIT_CUDA_CHECK(cudaFuncSetAttribute(fn, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
+    VIT_CUDA_CHECK(
+        cudaFuncSetAttribute(fn, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
     int blocks = 0;
     VIT_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, fn, warps * 32, smem));
     if (blocks * warps > best_resident) {

@@ -226,19 +226,21 @@ StepFn op_attention(OpEnv& env, const Node& n) {
   const void* qkv = env.tensor(n.inputs[0]);
   void* out = env.tensor(n.output);
   const DType dt = env.dtype;
-  VIT_CHECK(numel(env.shape(n.output)) == dm.b * dm.q * dm.d, Shape, node_label(n) + ": output must be [B, queries, D]");
+  VIT_CHECK(numel(env.shape(n.output)) == dm.b * dm.q * dm.d, Shape,
+            node_label(n) + ": output must be [B, queries, D]");
   const bool v2 = want_v2(n);
   if (use_flash(env, static_cast<int>(dm.hd))) {
     const int b = static_cast<int>(dm.b), t = static_cast<int>(dm.t), q = static_cast<int>(dm.q),
               d = static_cast<int>(dm.d), heads = static_cast<int>(dm.heads);
     // v2 falls back to v1 when K/V of one (batch, head) do not fit shared memory.
-    const FlashV2Launch l2 = v2 ? flash_v2_plan(*env.ctx, dt, b, t, q, heads, static_cast<int>(dm.hd)) : FlashV2Launch{};
+    const FlashV2Launch l2 =
+        v2 ? flash_v2_plan(*env.ctx, dt, b, t, q, heads, static_cast<int>(dm.hd)) : FlashV2Launch{};
     if (l2.warps) return [=](cudaStream_t s) { flash_v2_cuda(dt, l2, qkv, out, b, t, q, d, heads, scale, s); };
     VIT_CHECK(dm.b * dm.heads < 65536, Unsupported, node_label(n) + ": batch * heads must be < 65536");
     return [=](cudaStream_t s) {
       if (dt == DType::F16)
-        flash_attention_cuda<__half>(static_cast<const __half*>(qkv), static_cast<__half*>(out), b, t, q, d, heads, scale,
-                                     s);
+        flash_attention_cuda<__half>(static_cast<const __half*>(qkv), static_cast<__half*>(out), b, t, q, d, heads,
+                                     scale, s);
       else
         flash_attention_cuda<__nv_bfloat16>(static_cast<const __nv_bfloat16*>(qkv), static_cast<__nv_bfloat16*>(out), b,
                                             t, q, d, heads, scale, s);
