@@ -5,16 +5,15 @@
 # *.jsonl. A global time guard (GPU_CHECK_BUDGET_S, default 450 s) skips what no longer fits, so partial
 # results are always written.
 #   run tool:  command "bash scripts/gpu-check.sh", carry [".gpu-carry"], timeout_s 540
-# GPU_CHECK_QUICK=1 (~200 s; budget 230 s): the checks (60 s), then vit_base / vit_small / deit_tiny in bfloat16
-# and float16 at batch 1 and 256 for vitnode and timm eager, one profiled vitnode run (vit_base bf16 b256 ->
-# profile.{json,md}), torch.compile vit_base bf16 b256 last.
-#   run tool:  command "GPU_CHECK_QUICK=1 bash scripts/gpu-check.sh", carry [".gpu-carry"], timeout_s 280
-# Quick mode also times one hybrid, vit_base_r50_s16_224 bfloat16 at batch 256 and 1 (its own prepare, vitnode,
-# timm eager; ~25 s, added to the quick budget, so ~225 s in all: give it timeout_s 305), before torch.compile.
+# GPU_CHECK_QUICK=1 (budget 280 s, ~250 s of work): the checks (60 s; fused attention under v1 and v2, parity
+# fixtures also with the pruned last block), then vit_base / vit_small / deit_tiny in bfloat16 and float16 at
+# batch 1 and 256 for vitnode and timm eager, one profiled vitnode run (vit_base bf16 b256 -> profile.{json,md})
+# and the same with VITNODE_CUDA_ATTN=v2 (-> profile-v2.*) plus a bench row "vitnode (attn v2, pruned)" (v2 and
+# VITNODE_PRUNE_LAST_BLOCK=1: the candidate CUDA default), the hybrid
+# vit_base_r50_s16_224 bf16 at batch 256 and 1 (own prepare, vitnode, timm eager), torch.compile vit_base bf16
+# b256 last.
+#   run tool:  command "GPU_CHECK_QUICK=1 bash scripts/gpu-check.sh", carry [".gpu-carry"], timeout_s 330
 # Full mode has the hybrids (vit_base_r50_s16_224, vit_small_r26_s32_224; 16-bit only) in its model lists.
-# Quick mode also runs the v2 fused attention kernel (VITNODE_CUDA_ATTN=v2; the default stays v1 until this
-# verifies it): a second profiled vit_base bf16 b256 run -> profile-v2.{json,md}, and a vit_base bf16 b256 bench
-# pass, row "vitnode (attn v2)" (~20-25 s, capped at 55 s, added to the quick budget: ~250 s in all, timeout_s 330).
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -25,7 +24,7 @@ START=$(date +%s)
 QUICK="${GPU_CHECK_QUICK:-}"
 [ "$QUICK" = 0 ] && QUICK=""
 if [ -n "$QUICK" ]; then
-  BUDGET="${GPU_CHECK_BUDGET_S:-230}"
+  BUDGET="${GPU_CHECK_BUDGET_S:-280}"
   CHECKS_S=60
   Q_MODELS="vit_base_patch16_224 vit_small_patch16_224 deit_tiny_patch16_224"
   Q_DTYPES="bfloat16 float16"
@@ -34,8 +33,6 @@ else
   BUDGET="${GPU_CHECK_BUDGET_S:-450}"
   CHECKS_S=80
 fi
-[ -n "$QUICK" ] && [ -z "${GPU_CHECK_BUDGET_S:-}" ] && BUDGET=$((BUDGET + 25))  # the quick hybrid rows
-[ -n "$QUICK" ] && [ -z "${GPU_CHECK_BUDGET_S:-}" ] && BUDGET=$((BUDGET + 25))  # the quick attn v2 rows
 END=$((START + BUDGET))
 left() { echo $((END - $(date +%s))); }
 stage() { echo; echo "== [$(($(date +%s) - START)) s] $*"; }
@@ -140,12 +137,14 @@ if [ -n "$QUICK" ]; then
       bench/gpu/vitnode-bench.mjs --profile vit_base_patch16_224 bfloat16 256 --weights "$W" --out-dir "$OUTDIR" \
       --iters 8 --tag v2 | head -40
   fi
-  stage "quick: vitnode bench with VITNODE_CUDA_ATTN=v2 (vit_base bf16 b256, row 'vitnode (attn v2)')"
+  # The candidate default: v2 plus the pruned last block (the checks above verify both on CUDA).
+  stage "quick: vitnode bench, v2 + pruned last block (vit_base bf16 b256, row 'vitnode (attn v2, pruned)')"
   if [ -n "$NODE" ]; then
     DL=$(( ($(date +%s) + 18) * 1000 ))
-    timeout $(( 25 < $(left) ? 25 : $(left) )) env LD_LIBRARY_PATH="$NODE_LD" VITNODE_CUDA_ATTN=v2 "$NODE" \
-      bench/gpu/vitnode-bench.mjs --weights "$W" --out "$VR" --deadline "$DL" --budget 0.3 \
-      --models vit_base_patch16_224 --dtypes bfloat16 --batches 256 --engine "vitnode (attn v2)" | cut -c1-300
+    timeout $(( 25 < $(left) ? 25 : $(left) )) env LD_LIBRARY_PATH="$NODE_LD" VITNODE_CUDA_ATTN=v2 \
+      VITNODE_PRUNE_LAST_BLOCK=1 "$NODE" bench/gpu/vitnode-bench.mjs --weights "$W" --out "$VR" --deadline "$DL" \
+      --budget 0.3 --models vit_base_patch16_224 --dtypes bfloat16 --batches 256 \
+      --engine "vitnode (attn v2, pruned)" | cut -c1-300
   fi
   stage "quick: timm eager (same configs)"
   DL=$(( $(date +%s) + 35 ))
