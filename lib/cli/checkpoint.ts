@@ -55,7 +55,7 @@ export async function convertCommand(argv: string[]): Promise<void> {
       const module = new VisionTransformer(resolved.config);
       const store = new binding.WeightStore();
       try {
-        const report = loadTensors(ckpt.tensors, module, store, 0, ckpt.posResample);
+        const report = loadTensors(ckpt.tensors, module, store, 0, ckpt);
         if (report.adapted.length) log(`adapted: ${report.adapted.join(', ')}`);
         if (report.dropped.length) log(`dropped: ${report.dropped.join(', ')}`);
         if (report.reinitialised.length) log(`re-initialised (class count differs): ${report.reinitialised.join(', ')}`);

@@ -26,6 +26,8 @@ export interface Checkpoint {
   container?: string;
   /** pos_embed interpolation this format's loader uses (timm's .npz path: bilinear, no antialias). */
   posResample?: ResampleMode;
+  /** Patch-embedding kernel resampling to the model's patch size (timm's .npz path: bilinear, no antialias). */
+  patchResample?: ResampleMode;
   close(): void;
 }
 
@@ -56,7 +58,8 @@ export function openCheckpoint(path: string): Checkpoint {
         const arrays = readNpz(file, zip);
         const m = mapJax(file, zip, arrays);
         const jax = m.tensors.has('patch_embed.proj.weight') && !arrays.has('patch_embed.proj.weight');
-        return done(file, { format: jax ? 'npz-jax' : 'npz', ...m, posResample: jax ? 'bilinear' : undefined });
+        const resample = jax ? ({ posResample: 'bilinear', patchResample: 'bilinear' } as const) : {};
+        return done(file, { format: jax ? 'npz-jax' : 'npz', ...m, ...resample });
       }
       throw checkpointError(path, 'a zip archive that is neither a PyTorch checkpoint (data.pkl) nor an .npz (.npy arrays)');
     }

@@ -1,7 +1,8 @@
 // JAX / big_vision ViT .npz -> timm state_dict keys, as timm's VisionTransformer._load_weights
 // (timm-vit-spec.md §4.6): prefix detection, HWIO -> OIHW and Dense [in, out] -> [out, in] transposes, per-head
-// query/key/value kernels stacked into qkv, scanned (depth-stacked) blocks. Tensors stay lazy: each read()
-// pulls only its own arrays. An .npz without JAX names is read as a plain {timm key: array} state dict.
+// query/key/value kernels stacked into qkv, scanned (depth-stacked) blocks, hybrid ResNetV2 backbones (conv_root,
+// block{i}/unit{j}); the loader resamples patch-size and position-grid differences. Tensors stay lazy: each
+// read() pulls only its own arrays. An .npz without JAX names is read as a plain {timm key: array} state dict.
 import { checkpointError, type ByteFile } from './byte-file.ts';
 import type { CheckpointTensor } from './load.ts';
 import { npyView, readNpyView, type NpyArray } from './npz.ts';
@@ -61,6 +62,35 @@ export function mapJax(file: ByteFile, zip: ZipArchive, arrays: Map<string, NpyA
     put(key, s, flat ? [s.v.shape[0], numel(s.v.shape.slice(1))] : undefined);
   };
 
+  /** Hybrid ResNetV2 backbone (R50+ViT-B_16.npz and the augreg R26 / R50 / Ti-stem hybrids), as timm's _load_weights
+   *  maps it: conv_root + gn_root -> stem, block{i}/unit{j}/conv{r} + gn{r} -> stages.{i-1}.blocks.{j-1}.conv{r} +
+   *  norm{r}, conv_proj + gn_proj -> downsample. A present unit or stem must be complete: a missing array is named.
+   *  timm tells a stem-only backbone (no `stem.` level in its keys) from the model; here its file has no block{i}/. */
+  const mapBackbone = () => {
+    const units = new Map<string, [number, number]>();
+    for (const name of arrays.keys()) {
+      const m = name.startsWith(prefix) ? /^block(\d+)\/unit(\d+)\//.exec(name.slice(prefix.length)) : null;
+      if (m) units.set(m[0], [Number(m[1]), Number(m[2])]);
+    }
+    if (!units.size && !has('conv_root/kernel')) return;
+    const convNorm = (conv: string, norm: string, jaxConv: string, jaxNorm: string) => {
+      put(`${conv}.weight`, n2p(`${jaxConv}/kernel`)); // HWIO -> OIHW
+      put(`${norm}.weight`, n2p(`${jaxNorm}/scale`));
+      put(`${norm}.bias`, n2p(`${jaxNorm}/bias`));
+    };
+    const bb = 'patch_embed.backbone.';
+    const stem = units.size ? `${bb}stem.` : bb;
+    convNorm(`${stem}conv`, `${stem}norm`, 'conv_root', 'gn_root');
+    const sorted = [...units].sort(([, a], [, b]) => a[0] - b[0] || a[1] - b[1]);
+    for (const [src, [i, j]] of sorted) {
+      const dst = `${bb}stages.${i - 1}.blocks.${j - 1}.`;
+      for (const r of [1, 2, 3]) convNorm(`${dst}conv${r}`, `${dst}norm${r}`, `${src}conv${r}`, `${src}gn${r}`);
+      if (['conv_proj/kernel', 'gn_proj/scale', 'gn_proj/bias'].some((n) => has(src + n))) {
+        convNorm(`${dst}downsample.conv`, `${dst}downsample.norm`, `${src}conv_proj`, `${src}gn_proj`);
+      }
+    }
+  };
+  mapBackbone();
   tryPut('patch_embed.proj.weight', 'embedding/kernel');
   tryPut('patch_embed.proj.bias', 'embedding/bias');
   tryPut('cls_token', 'cls', false);

@@ -7,6 +7,7 @@ import type { VisionTransformer } from '../models/vision-transformer.ts';
 import { adaptInputConv, resamplePosEmbed, type ResampleMode } from './adapt.ts';
 import { hashKey, initParam } from './init.ts';
 import { openCheckpoint, type Checkpoint } from './checkpoint.ts';
+import { resamplePatchEmbed } from './patch-resample.ts';
 import { toFloat32, type StDtype } from './safetensors.ts';
 
 export interface LoadReport {
@@ -52,15 +53,23 @@ export function filterKeys(raw: Map<string, CheckpointTensor>, model: VisionTran
 export function loadCheckpoint(path: string, model: VisionTransformer, store: NativeWeightStore, seed = 0): LoadReport {
   const ckpt = readCheckpoint(path);
   try {
-    return loadTensors(ckpt.tensors, model, store, seed, ckpt.posResample);
+    return loadTensors(ckpt.tensors, model, store, seed, ckpt);
   } finally {
     ckpt.close();
   }
 }
 
-/** `posResample`: the checkpoint format's pos_embed interpolation if it has its own (timm's .npz loader: bilinear). */
+/** How the checkpoint format's own loader resamples, where it has its own rules (timm's .npz loader: bilinear, no
+ *  antialias, for pos_embed and for a patch embedding of another patch size). */
+export interface FormatResample {
+  posResample?: ResampleMode;
+  /** Unset: a patch embedding of another spatial size is a mismatch (timm's state_dict filter resamples it
+   *  bicubic + antialias, which is not implemented). */
+  patchResample?: ResampleMode;
+}
+
 export function loadTensors(raw: Map<string, CheckpointTensor>, model: VisionTransformer, store: NativeWeightStore, seed = 0,
-  posResample?: ResampleMode): LoadReport {
+  { posResample, patchResample }: FormatResample = {}): LoadReport {
   const report: LoadReport = { loaded: 0, adapted: [], reinitialised: [], dropped: [] };
   const tensors = filterKeys(raw, model, report);
   const expected = new Map(model.params());
@@ -90,10 +99,16 @@ export function loadTensors(raw: Map<string, CheckpointTensor>, model: VisionTra
       shape = [shape[0], n / shape[0] / (P * P), P, P];
       report.adapted.push(key);
     }
-    // in_chans adaptation applies to the first conv: the patch projection, or a hybrid's backbone stem conv.
+    // in_chans adaptation applies to the first conv: the patch projection, or a hybrid's backbone stem conv; then
+    // (timm's order) a patch projection of another patch size is resampled where the format's loader does that.
     const firstConv = 'firstConv' in model.patchEmbed ? `${model.patchEmbed.firstConv}.weight` : 'patch_embed.proj.weight';
-    if (key === firstConv && shape.length === 4 && shape[1] !== cfg.inChans) {
-      const a = adaptInputConv(cfg.inChans, toFloat32(t.read(), t.dtype), shape);
+    const adaptIn = key === firstConv && shape.length === 4 && shape[1] !== cfg.inChans;
+    const resize = key === 'patch_embed.proj.weight' && patchResample !== undefined && shape.length === 4 && want.length === 4 &&
+      (shape[2] !== want[2] || shape[3] !== want[3]);
+    if (adaptIn || resize) {
+      let a = { data: toFloat32(t.read(), t.dtype), shape };
+      if (adaptIn) a = adaptInputConv(cfg.inChans, a.data, a.shape);
+      if (resize) a = resamplePatchEmbed(a.data, a.shape, [want[2], want[3]], patchResample!);
       report.adapted.push(key);
       if (!sameShape(a.shape, want)) problems.push(`'${key}': checkpoint ${fmt(t.shape)} cannot become ${fmt(want)}`);
       else store.set(key, a.shape, a.data);
@@ -109,7 +124,9 @@ export function loadTensors(raw: Map<string, CheckpointTensor>, model: VisionTra
       continue;
     }
     if (!sameShape(shape, want)) {
-      problems.push(`'${key}': checkpoint has ${fmt(t.shape)}, model expects ${fmt(want)}`);
+      const why = key === 'patch_embed.proj.weight' && shape.length === 4 && !patchResample
+        ? ' (another patch size: resampling it, timm resample_patch_embed, is implemented for .npz checkpoints only)' : '';
+      problems.push(`'${key}': checkpoint has ${fmt(t.shape)}, model expects ${fmt(want)}${why}`);
       continue;
     }
     store.set(key, shape, t.read(), t.dtype);
