@@ -21,6 +21,7 @@ export function resolveSource(source: ModelSource, o: CreateModelOptions = {}): 
     globalPool: o.globalPool,
     dynamicImgSize: o.dynamicImgSize,
     dynamicImgPad: o.dynamicImgPad,
+    actLayer: o.actLayer,
     pretrained: Boolean(o.checkpoint || o.pretrained),
   };
   for (const k of Object.keys(overrides) as (keyof typeof overrides)[]) if (overrides[k] === undefined) delete overrides[k];
@@ -46,6 +47,7 @@ export function resolveSource(source: ModelSource, o: CreateModelOptions = {}): 
   if (rest.globalPool !== undefined) args.global_pool = rest.globalPool;
   if (rest.dynamicImgSize !== undefined) args.dynamic_img_size = rest.dynamicImgSize;
   if (rest.dynamicImgPad !== undefined) args.dynamic_img_pad = rest.dynamicImgPad;
+  if (rest.actLayer !== undefined) args.act_layer = rest.actLayer;
   return resolveConfig({ ...hf, model_args: args, num_classes: rest.numClasses ?? hf.num_classes }, { pretrained });
 }
 

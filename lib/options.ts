@@ -14,6 +14,9 @@ export const createOptionsSchema = z
     globalPool: z.enum(['', 'token', 'avg', 'max', 'avgmax']).optional(),
     dynamicImgSize: z.boolean().optional(),
     dynamicImgPad: z.boolean().optional(),
+    /** timm's act_layer for the MLPs: 'gelu' (exact erf, timm's default) or 'gelu_tanh' (the tanh approximation:
+     *  not timm's numbers for GELU models, but one fused cuBLASLt epilogue on CUDA). */
+    actLayer: z.enum(['gelu', 'gelu_tanh']).optional(),
     threads: int.positive().max(1024).optional(),
     device: z.string().regex(/^(cpu|cuda(:\d+)?)$/, "device must be 'cpu', 'cuda' or 'cuda:N'").default('cpu'),
     dtype: z.enum(['float32', 'float16', 'bfloat16']).default('float32'),

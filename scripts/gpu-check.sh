@@ -10,8 +10,8 @@
 # batch 1 and 256 for vitnode and timm eager, one profiled vitnode run (vit_base bf16 b256 -> profile.{json,md})
 # and the same with VITNODE_CUDA_ATTN=v2 (-> profile-v2.*) plus a bench row "vitnode (attn v2, pruned)" (v2 and
 # VITNODE_PRUNE_LAST_BLOCK=1: the candidate CUDA default), the hybrid
-# vit_base_r50_s16_224 bf16 at batch 256 and 1 (own prepare, vitnode, timm eager), torch.compile vit_base bf16
-# b256 last.
+# vit_base_r50_s16_224 bf16 at batch 256 and 1 (own prepare, vitnode, timm eager), a row with the opt-in
+# actLayer 'gelu_tanh' when time allows, torch.compile vit_base bf16 b256 last.
 #   run tool:  command "GPU_CHECK_QUICK=1 bash scripts/gpu-check.sh", carry [".gpu-carry"], timeout_s 330
 # Full mode has the hybrids (vit_base_r50_s16_224, vit_small_r26_s32_224; 16-bit only) in its model lists.
 set -uo pipefail
@@ -163,6 +163,17 @@ if [ -n "$QUICK" ]; then
   DL=$(( $(date +%s) + 15 ))
   timeout $(( 25 < $(left) ? 25 : $(left) )) "$PY" bench/gpu/torch_bench.py eager --weights "$W" --out "$TR" --deadline "$DL" \
     --budget 0.3 --models $HY --dtypes bfloat16 --batches 256 1 | cut -c1-300
+  # Opt-in act_layer 'gelu_tanh' (cuBLASLt's GELU epilogue; not timm's exact GELU): only when torch.compile keeps
+  # >= 80 s after it.
+  stage "quick: vitnode bench, actLayer gelu_tanh (vit_base bf16 b256, row 'vitnode (gelu_tanh)')"
+  if [ -n "$NODE" ] && [ "$(left)" -gt 105 ]; then
+    DL=$(( ($(date +%s) + 18) * 1000 ))
+    timeout 25 env LD_LIBRARY_PATH="$NODE_LD" VITNODE_BENCH_ACT_LAYER=gelu_tanh "$NODE" bench/gpu/vitnode-bench.mjs \
+      --weights "$W" --out "$VR" --deadline "$DL" --budget 0.3 --models vit_base_patch16_224 --dtypes bfloat16 \
+      --batches 256 --engine "vitnode (gelu_tanh)" | cut -c1-300
+  else
+    echo "skipped: $(left) s left"
+  fi
   stage "quick: torch.compile vit_base bf16 b256"
   if [ "$(left)" -gt 30 ]; then
     timeout $(( $(left) - 10 )) "$PY" bench/gpu/torch_bench.py compile --weights "$W" --out "$TR" \

@@ -42,6 +42,8 @@ function erf(x: number): number {
   return (2 / Math.sqrt(Math.PI)) * sum;
 }
 const gelu = (v: number) => 0.5 * v * (1 + erf(v / Math.SQRT2));
+// timm's 'gelu_tanh' (PyTorch GELU(approximate='tanh'))
+const geluTanh = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
 
 function layerNormRef(x: Arr, d: number, w: Arr, b: Arr, eps: number): number[] {
   const out: number[] = [];
@@ -65,6 +67,7 @@ function linearRef(x: Arr, k: number, w: Arr, n: number, o: { b?: Arr; act?: num
       for (let i = 0; i < k; i++) s += x[r * k + i] * w[c * k + i];
       if (o.act === 1) s = gelu(s);
       if (o.act === 2) s = Math.tanh(s);
+      if (o.act === 3) s = geluTanh(s);
       if (o.gamma) s *= o.gamma[c];
       if (o.res) s += o.res[r * n + c];
       out.push(s);
@@ -208,7 +211,7 @@ test('linear: bias / no bias, gelu / tanh, gamma, residual, 2-D and 3-D inputs',
     const x = randn(shape.reduce((a, c) => a * c), 13 + shape.length);
     const outShape = [...shape.slice(0, -1), N];
     const res = randn(outShape.reduce((a, c) => a * c), 14);
-    for (const act of [0, 1, 2])
+    for (const act of [0, 1, 2, 3])
       for (const bias of [true, false])
         for (const withGamma of [false, true])
           for (const withRes of [false, true]) {
@@ -523,6 +526,7 @@ test('malformed graph specs are rejected with typed errors, and a good program s
   t.is(code(make(linear({}, [[2, D], [2, D + 1]]))), 'VIT_E_SHAPE', 'declared output shape is wrong');
   t.is(code(make(linear({}, [[2, D + 1], [2, D]]))), 'VIT_E_SHAPE', 'input does not fit the weight');
   t.is(code(make(linear({}, [[2, 0], [2, D]]))), 'VIT_E_SHAPE', 'zero dimension');
+  t.is(code(make(linear({ attrs: { act: 4 } }))), 'VIT_E_SHAPE', 'unknown activation');
   t.is(code(make({ ...linear(), nodes: [{ op: 'attention', name: 'a', inputs: [0], output: 1, weights: {}, attrs: { heads: 4, scale: 1 } }], shapes: [[1, 2, 18], [1, 2, 6]] })), 'VIT_E_SHAPE', 'heads do not divide D');
   t.is(code(make({ ...linear(), nodes: [{ op: 'attention', name: 'a', inputs: [0], output: 1, weights: {}, attrs: { heads: 2, scale: 1, queries: 3 } }], shapes: [[1, 2, 18], [1, 3, 6]] })), 'VIT_E_SHAPE', 'more queries than tokens');
   t.is(code(make({ ...linear(), nodes: [{ op: 'pool', name: 'p', inputs: [0], output: 1, weights: {}, attrs: { mode: 0, index: 5 } }], shapes: [[1, 3, 6], [1, 6]] })), 'VIT_E_SHAPE', 'pool index past T');

@@ -157,6 +157,10 @@ export function opCases() {
     lin('bias+residual', 64, 96, { res: true });
     lin('tanh+gamma+residual', 64, 96, { act: 2, gamma: true, res: true });
     lin('gelu+residual (odd)', 77, 45, { act: 1, res: true });
+    // act 3 = act_layer 'gelu_tanh': cuBLASLt's GELU epilogue alone, or the separate pass after a residual/gamma.
+    lin('bias+gelu_tanh (cuBLASLt epilogue)', 77, 45, { act: 3 });
+    lin('bias+gelu_tanh (cuBLASLt epilogue)', 64, 96, { act: 3 });
+    lin('gelu_tanh+gamma+residual', 77, 45, { act: 3, gamma: true, res: true });
     // LayerNorm: odd and vector-friendly widths.
     for (const d of [77, 192, 768, 1000, 1032]) {
       add(`layer_norm [2,${n},${d}]`, () => {

@@ -35,6 +35,8 @@ const out = opt('--out', join(ROOT, 'gpu-out', 'vitnode-results.jsonl'));
 const deadline = Number(opt('--deadline', '0')) || Infinity;
 const budget = Number(opt('--budget', '0.6'));
 const engine = opt('--engine', 'vitnode');
+// VITNODE_BENCH_ACT_LAYER=gelu_tanh: the opt-in tanh GELU (cuBLASLt epilogue) for a variant row; not timm's numbers.
+const modelExtra = process.env.VITNODE_BENCH_ACT_LAYER ? { actLayer: process.env.VITNODE_BENCH_ACT_LAYER } : {};
 const attnKernel = process.env.VITNODE_CUDA_ATTN || 'default';
 
 function smiMib(pid) {
@@ -69,7 +71,7 @@ async function group(model, dtypeName) {
   const lib = await import(join(ROOT, 'dist', 'index.js'));
   const dtype = dtypeName === 'tf32' ? 'float32' : dtypeName;
   const t0 = performance.now();
-  const m = await lib.createModel(model, { checkpoint: join(weights, `${model}.safetensors`), device: 'cuda', dtype, tf32: dtypeName === 'tf32' });
+  const m = await lib.createModel(model, { checkpoint: join(weights, `${model}.safetensors`), device: 'cuda', dtype, tf32: dtypeName === 'tf32', ...modelExtra });
   emit({ kind: 'load', seconds: (performance.now() - t0) / 1000 });
   const ref = lib.readSafetensors(join(weights, `${model}.ref.safetensors`));
   const xi = ref.get('input');
@@ -125,7 +127,7 @@ async function group(model, dtypeName) {
 async function profileRun(model, dtypeName, batch, outDir) {
   const lib = await import(join(ROOT, 'dist', 'index.js'));
   const dtype = dtypeName === 'tf32' ? 'float32' : dtypeName;
-  const m = await lib.createModel(model, { checkpoint: join(weights, `${model}.safetensors`), device: 'cuda', dtype, tf32: dtypeName === 'tf32' });
+  const m = await lib.createModel(model, { checkpoint: join(weights, `${model}.safetensors`), device: 'cuda', dtype, tf32: dtypeName === 'tf32', ...modelExtra });
   const data = new Float32Array(batch * 3 * 224 * 224);
   for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.001);
   const x = new lib.Tensor(data, [batch, 3, 224, 224]);

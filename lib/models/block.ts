@@ -14,6 +14,7 @@ export interface BlockOptions {
   scaleQ: boolean;
   eps: number;
   layerScale: boolean;
+  actLayer: 'gelu' | 'gelu_tanh';
 }
 
 export class Block {
@@ -28,7 +29,7 @@ export class Block {
     this.norm1 = new LayerNorm(`${prefix}.norm1`, o.dim, o.eps);
     this.attn = new Attention(`${prefix}.attn`, o.dim, o.numHeads, o.qkvBias, o.scale, o.scaleQ);
     this.norm2 = new LayerNorm(`${prefix}.norm2`, o.dim, o.eps);
-    this.mlp = new Mlp(`${prefix}.mlp`, o.dim, Math.floor(o.dim * o.mlpRatio));
+    this.mlp = new Mlp(`${prefix}.mlp`, o.dim, Math.floor(o.dim * o.mlpRatio), o.actLayer);
   }
 
   params(): Param[] {

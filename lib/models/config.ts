@@ -37,6 +37,8 @@ export interface VitConfig {
   /** Options of other ViT families that are not implemented yet (reg tokens, pre-norm, map pooling, ...):
    *  any entry here makes createModel fail with VIT_E_UNSUPPORTED naming it. */
   unsupported: string[];
+  /** MLP activation, timm's act_layer names: exact-erf GELU, or its tanh approximation ('gelu_tanh'). */
+  actLayer: 'gelu' | 'gelu_tanh';
   /** Hybrid CNN backbone (timm ResNetV2 / ResNet-D under HybridEmbed; lib/models/hybrid-embed.ts). */
   backbone?: Record<string, unknown>;
 }
@@ -83,5 +85,6 @@ export const defaultVitConfig: VitConfig = {
   dynamicImgSize: false,
   dynamicImgPad: false,
   representationSize: null,
+  actLayer: 'gelu',
   unsupported: [],
 };

@@ -3,7 +3,7 @@ import type { GraphBuilder, Sym } from '../graph/builder.ts';
 
 export type Param = [key: string, shape: number[]];
 
-export const ACT = { none: 0, gelu: 1, tanh: 2 } as const;
+export const ACT = { none: 0, gelu: 1, tanh: 2, gelu_tanh: 3 } as const;
 
 export class Linear {
   constructor(

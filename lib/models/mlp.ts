@@ -1,4 +1,4 @@
-// timm layers/mlp.py Mlp: fc1 -> GELU (exact erf, fused into the GEMM) -> fc2 (+ residual fused).
+// timm layers/mlp.py Mlp: fc1 -> GELU (exact erf, or timm's 'gelu_tanh'; fused into the GEMM) -> fc2 (+ residual).
 import type { GraphBuilder, Sym } from '../graph/builder.ts';
 import { Linear, type Param } from './layers.ts';
 
@@ -9,6 +9,7 @@ export class Mlp {
     readonly prefix: string,
     dim: number,
     hidden: number,
+    readonly act: 'gelu' | 'gelu_tanh' = 'gelu',
   ) {
     this.fc1 = new Linear(`${prefix}.fc1`, dim, hidden);
     this.fc2 = new Linear(`${prefix}.fc2`, hidden, dim);
@@ -19,7 +20,7 @@ export class Mlp {
   }
 
   build(g: GraphBuilder, x: Sym, residual: Sym, gamma?: string): Sym {
-    const h = this.fc1.build(g, x, { act: 'gelu' });
+    const h = this.fc1.build(g, x, { act: this.act });
     return this.fc2.build(g, h, { residual, gamma });
   }
 }

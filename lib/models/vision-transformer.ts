@@ -49,6 +49,7 @@ export class VisionTransformer {
           scaleQ: !legacy,
           eps: cfg.normEps,
           layerScale: cfg.initValues !== null,
+          actLayer: cfg.actLayer,
         }),
     );
     const useFcNorm = cfg.fcNorm ?? ['avg', 'avgmax', 'max'].includes(cfg.globalPool);

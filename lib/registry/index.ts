@@ -12,7 +12,7 @@ export type { RegistryError, RegistryErrorCode, RegistryErrorDetails } from './e
 export { resolveConfig, type HfConfig } from './hf-config.ts';
 export { expectedStateDict, checkSupported, countParams, usesFcNorm, type StateDictEntry } from './state-dict.ts';
 
-const OVERRIDE_KEYS = new Set(['numClasses', 'imgSize', 'inChans', 'globalPool', 'dynamicImgSize', 'dynamicImgPad', 'pretrained']);
+const OVERRIDE_KEYS = new Set(['numClasses', 'imgSize', 'inChans', 'globalPool', 'dynamicImgSize', 'dynamicImgPad', 'actLayer', 'pretrained']);
 
 /**
  * Resolve 'arch', 'arch.tag' or 'legacy:arch' (plus overrides, timm create_model kwargs in camelCase) to a

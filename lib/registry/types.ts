@@ -16,6 +16,7 @@ export interface ResolveOverrides {
   globalPool?: VitConfig['globalPool'];
   dynamicImgSize?: boolean;
   dynamicImgPad?: boolean;
+  actLayer?: VitConfig['actLayer'];
   /** timm's `pretrained=True`; pass true when a checkpoint will be loaded (decides the seed small model's qk_scale). */
   pretrained?: boolean;
 }

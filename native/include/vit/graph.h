@@ -14,7 +14,8 @@ enum class OpKind {
   ConcatPrefix,    // inputs x[B,N,D], t1[1,k1,D], t2[1,k2,D]... -> [B, k1+k2+..+N, D] (prefix tokens first)
   Add,             // a + b, b broadcast over the batch when b.shape[0] == 1; attrs alpha, beta: alpha*a + beta*b
   LayerNorm,       // over the last dim; weights {weight, bias}; attr eps
-  Linear,          // x[..,K] W[N,K]^T + bias; attrs act (0 none, 1 gelu-erf, 2 tanh); weights {weight, bias?, gamma?};
+  Linear,          // x[..,K] W[N,K]^T + bias; attrs act (0 none, 1 gelu-erf, 2 tanh, 3 gelu-tanh approximation);
+                   // weights {weight, bias?, gamma?};
                    // inputs[1] (optional) residual added last: y = residual + gamma * act(xW^T + b)
   Attention,       // qkv[B,T,3D] -> [B,Q,D]; attrs heads, scale, scale_q (1: q*scale before q.k, else scores*scale),
                    // queries Q (default T): only the first Q query rows, each over all T keys (the pruned last block)

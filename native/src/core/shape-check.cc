@@ -87,6 +87,7 @@ Shape infer(const Node& n, const std::vector<const Shape*>& in, const WeightStor
     }
     case OpKind::Linear: {
       need_inputs(1, 2);
+      if (n.iattr("act", 0) < 0 || n.iattr("act", 0) > 3) bad(n, "act must be 0 (none), 1 (gelu), 2 (tanh) or 3 (gelu_tanh)");
       const Shape& x = *in[0];
       const Shape& wt = wshape(n, w, "weight");
       if (x.empty() || wt.size() != 2 || wt[1] != x.back())

@@ -94,6 +94,7 @@ DnnlLinear::DnnlLinear(WeightStore& store, const std::string& weight_key, const 
   rows_ = m, cols_ = n;
   if (act == Act::Gelu && !sep_gelu_) po.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f), ++idx;
   if (act == Act::Tanh) po.append_eltwise(1.f, dnnl::algorithm::eltwise_tanh, 0.f, 0.f), ++idx;
+  if (act == Act::GeluTanh) po.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_tanh, 0.f, 0.f), ++idx;
   if (has_gamma_) {
     po.append_binary(dnnl::algorithm::binary_mul, row_md);
     gamma_idx_ = idx++;

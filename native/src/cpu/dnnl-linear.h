@@ -9,7 +9,7 @@
 
 namespace vit::cpu {
 
-enum class Act { None = 0, Gelu = 1, Tanh = 2 };
+enum class Act { None = 0, Gelu = 1, Tanh = 2, GeluTanh = 3 };
 
 dnnl::engine& cpu_engine();
 bool bf16_supported();  // oneDNN's effective ISA has AVX512-BF16

@@ -38,7 +38,8 @@ enum : int {
   CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE = 26,
 };
 // cublasLtEpilogue_t (uint32_t)
-enum : uint32_t { CUBLASLT_EPILOGUE_DEFAULT = 1, CUBLASLT_EPILOGUE_BIAS = 4 };
+enum : uint32_t { CUBLASLT_EPILOGUE_DEFAULT = 1, CUBLASLT_EPILOGUE_BIAS = 4, CUBLASLT_EPILOGUE_GELU = 32,
+                  CUBLASLT_EPILOGUE_GELU_BIAS = 36 };
 // cublasLtMatrixLayoutAttribute_t
 enum : int {
   CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT = 5,           // int32_t, default 1

@@ -56,7 +56,7 @@ void blas_handle_destroy(cublasHandle_t h) noexcept {
 }
 
 LinearGemm::LinearGemm(cublasLtHandle_t lt, DType dtype, bool tf32, int64_t m, int64_t n, int64_t k, bool bias,
-                       bool residual, size_t workspace_bytes, const std::string& what)
+                       bool residual, size_t workspace_bytes, const std::string& what, bool gelu_tanh)
     : api_(cublas_api()), lt_(lt), bias_(bias), residual_(residual) {
   what_ = what + " (GEMM [" + std::to_string(m) + "," + std::to_string(k) + "] x [" + std::to_string(n) + "," +
           std::to_string(k) + "]^T, " + dtype_name(dtype) + (tf32 && dtype == DType::F32 ? ", tf32" : "") + ")";
@@ -67,7 +67,8 @@ LinearGemm::LinearGemm(cublasLtHandle_t lt, DType dtype, bool tf32, int64_t m, i
     const int32_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
     VIT_CUBLAS_CHECK(api_, api_.ltMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)), what_);
     VIT_CUBLAS_CHECK(api_, api_.ltMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)), what_);
-    const uint32_t epi = bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+    const uint32_t epi = gelu_tanh ? (bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU)
+                                   : (bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT);
     VIT_CUBLAS_CHECK(api_, api_.ltMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)), what_);
     if (bias) {
       const int32_t bt = t;  // bias in the model dtype, like the output
@@ -98,7 +99,7 @@ LinearGemm::LinearGemm(cublasLtHandle_t lt, DType dtype, bool tf32, int64_t m, i
     (void)cudaGetDevice(&dev);
     key_ = std::to_string(dev) + ":" + std::to_string(static_cast<int>(dtype)) + (tf32 ? "t" : "") + ":" +
            std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) + (bias ? "b" : "") +
-           (residual ? "r" : "");
+           (residual ? "r" : "") + (gelu_tanh ? "g" : "");
   } catch (...) {
     release();
     throw;

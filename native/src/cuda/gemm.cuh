@@ -14,8 +14,9 @@ namespace vit::cuda {
 // with beta = 1, so Linear + bias + residual is one kernel.
 class LinearGemm {
  public:
+  // gelu_tanh: cuBLASLt's GELU epilogue (the tanh approximation, after the bias), for act_layer 'gelu_tanh' only.
   LinearGemm(cublasLtHandle_t lt, DType dtype, bool tf32, int64_t m, int64_t n, int64_t k, bool bias, bool residual,
-             size_t workspace_bytes, const std::string& what);
+             size_t workspace_bytes, const std::string& what, bool gelu_tanh = false);
   ~LinearGemm();
   LinearGemm(const LinearGemm&) = delete;
   LinearGemm& operator=(const LinearGemm&) = delete;

@@ -1,7 +1,8 @@
 // Linear: y = residual + gamma * act(x W^T + b).
 // act == none: one cuBLASLt call (bias epilogue, residual as C with beta = 1, LayerScale folded into W and b
 // once at upload). act == gelu / tanh: cuBLASLt with the bias epilogue, then one fused pass for the exact-erf
-// GELU (or tanh), gamma and the residual. cuBLASLt's own GELU epilogue is the tanh approximation: not used.
+// GELU (or tanh), gamma and the residual. cuBLASLt's own GELU epilogue is the tanh approximation: used only for
+// act == gelu_tanh (a model built with act_layer 'gelu_tanh'), alone in one call when nothing follows it.
 #include <memory>
 
 #include "cuda/common.cuh"
@@ -14,6 +15,7 @@ template <int ACT>
 __device__ __forceinline__ float act_f(float v) {
   if (ACT == 1) return 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
   if (ACT == 2) return tanhf(v);
+  if (ACT == 3) return 0.5f * v * (1.f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
   return v;
 }
 
@@ -77,7 +79,7 @@ StepFn op_linear(OpEnv& env, const Node& n) {
   VIT_CHECK(xs.back() == k && numel(env.shape(n.output)) == m * nout, Shape,
             node_label(n) + ": input width " + std::to_string(xs.back()) + " vs weight " + std::to_string(k));
   const int act = n.iattr("act", 0);
-  VIT_CHECK(act >= 0 && act <= 2, Unsupported, node_label(n) + ": unknown act " + std::to_string(act));
+  VIT_CHECK(act >= 0 && act <= 3, Unsupported, node_label(n) + ": unknown act " + std::to_string(act));
   const bool has_res = n.inputs.size() >= 2;
   const bool has_bias = n.weight("bias") != nullptr, has_gamma = n.weight("gamma") != nullptr;
   const void* x = env.tensor(n.inputs[0]);
@@ -97,6 +99,12 @@ StepFn op_linear(OpEnv& env, const Node& n) {
   const void* w = env.weight(n, "weight");
   const void* b = env.weight(n, "bias");
   const void* gamma = env.weight(n, "gamma");
+  if (act == 3 && !has_res && !has_gamma) {  // tanh GELU in cuBLASLt's epilogue: one call, no extra pass
+    auto gemm = std::make_shared<LinearGemm>(env.lt, dt, env.tf32, m, nout, k, has_bias, false, env.workspace_bytes,
+                                             node_label(n), true);
+    if (env.tune_gemm(m, nout, k)) gemm->tune(x, w, b, nullptr, y, wsp);
+    return [=](cudaStream_t s) { gemm->run(s, x, w, b, nullptr, y, wsp); };
+  }
   auto gemm = std::make_shared<LinearGemm>(env.lt, dt, env.tf32, m, nout, k, has_bias, false, env.workspace_bytes,
                                            node_label(n));
   if (env.tune_gemm(m, nout, k)) gemm->tune(x, w, b, nullptr, y, wsp);
@@ -106,8 +114,11 @@ StepFn op_linear(OpEnv& env, const Node& n) {
       if (act == 1)
         linear_epilogue_cuda<T, 1>(static_cast<T*>(y), static_cast<const T*>(res), static_cast<const T*>(gamma), m,
                                    nout, s);
-      else
+      else if (act == 2)
         linear_epilogue_cuda<T, 2>(static_cast<T*>(y), static_cast<const T*>(res), static_cast<const T*>(gamma), m,
+                                   nout, s);
+      else
+        linear_epilogue_cuda<T, 3>(static_cast<T*>(y), static_cast<const T*>(res), static_cast<const T*>(gamma), m,
                                    nout, s);
     });
   };
