@@ -230,6 +230,21 @@ test('linear: bias / no bias, gelu / tanh, gamma, residual, 2-D and 3-D inputs',
   s.dispose();
 });
 
+test('linear + GELU over more than 1 MiB of output per thread: row chunks (+ a smaller last one) equal the reference', (t) => {
+  // 700 rows x 512 columns at 1 thread: chunks of 512 rows + 188; at 2 threads 350 rows each: 2 x (256 + 94).
+  const [M, K, N] = [700, 64, 512];
+  const w = randn(N * K, 70, 0.2);
+  const b = randn(N, 71);
+  const s = store({ 'l.weight': [[N, K], w], 'l.bias': [[N], b] });
+  const x = randn(M * K, 72);
+  const ref = linearRef(x, K, w, N, { b, act: 1 });
+  for (const threads of [1, 2]) {
+    const y = run(s, (g) => g.op('linear', 'l', [g.input([M, K])], [M, N], { weights: { weight: 'l.weight', bias: 'l.bias' }, attrs: { act: 1 } }), [x], threads);
+    near(t, y, [M, N], ref, `${threads} thread(s)`);
+  }
+  s.dispose();
+});
+
 test('linear: packing drops the float32 host copy; get() rebuilds it exactly; later programs (other rows, threads) agree', (t) => {
   const K = 29;
   const N = 19;

@@ -1,5 +1,6 @@
 #include "cpu/dnnl-linear.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <vector>
 
@@ -74,8 +75,23 @@ memory packed_weight(WeightStore& store, const std::string& key, const memory::d
 
 DnnlLinear::DnnlLinear(WeightStore& store, const std::string& weight_key, const float* bias, const float* gamma,
                        int64_t m, int64_t k, int64_t n, Act act, bool residual, bool bf16)
-    : bf16_(bf16), has_bias_(bias != nullptr), has_gamma_(gamma != nullptr), has_res_(residual) {
+    : bf16_(bf16), has_bias_(bias != nullptr), has_gamma_(gamma != nullptr), has_res_(residual), k_(k) {
   auto& eng = cpu_engine();
+  // GELU as a separate AVX2 pass (gelu_erf_inplace) over an output block that is still in L2 (<= 1 MiB), when
+  // nothing follows it in the epilogue: at deit_tiny b1 sizes fc1 + GELU took 3.70 instead of 3.90 ms per
+  // forward with oneDNN 2.6's gelu_erf post-op. Larger outputs run as row chunks of <= 1 MiB, each GEMM followed
+  // by its pass (the rest of the rows in a second, smaller primitive), when a chunk still has >= 256 rows (deit_tiny
+  // b8 fc1, 341-row chunks: 27.5 -> 26.2 ms per forward; vit_base's 85-row chunks were 2.5 % slower than the
+  // post-op). VITNODE_GELU_POSTOP=1 always uses the post-op; VITNODE_GELU_NO_CHUNKS=1 disables the chunks.
+  constexpr int64_t kL2Floats = int64_t{1} << 18;
+  const bool gelu_pass = act == Act::Gelu && !has_gamma_ && !has_res_ && std::getenv("VITNODE_GELU_POSTOP") == nullptr;
+  total_rows_ = m;
+  if (gelu_pass && m * n > kL2Floats && kL2Floats / n >= 256 && std::getenv("VITNODE_GELU_NO_CHUNKS") == nullptr) {
+    chunk_ = std::max<int64_t>(1, kL2Floats / n);
+    if (m % chunk_)
+      tail_ = std::make_unique<DnnlLinear>(store, weight_key, bias, gamma, m % chunk_, k, n, act, residual, bf16);
+    m = chunk_;
+  }
   const dt in_dt = bf16 ? dt::bf16 : dt::f32;
   memory::desc src_md({m, k}, in_dt, tag::ab);
   memory::desc wei_any({k, n}, in_dt, tag::any);
@@ -85,12 +101,7 @@ DnnlLinear::DnnlLinear(WeightStore& store, const std::string& weight_key, const 
 
   dnnl::post_ops po;
   int idx = 0;
-  // GELU as a separate AVX2 pass (gelu_erf_inplace) over the output when nothing follows it in the epilogue and
-  // the output block fits in L2 (<= 1 MiB): at deit_tiny b1 sizes fc1 + GELU took 3.70 instead of 3.90 ms per
-  // forward with oneDNN 2.6's gelu_erf post-op. Larger blocks keep the post-op (one pass while in cache).
-  // VITNODE_GELU_POSTOP=1 always uses the post-op.
-  sep_gelu_ = act == Act::Gelu && !has_gamma_ && !has_res_ && m * n <= (int64_t{1} << 18) &&
-              std::getenv("VITNODE_GELU_POSTOP") == nullptr;
+  sep_gelu_ = gelu_pass && m * n <= kL2Floats;
   rows_ = m, cols_ = n;
   if (act == Act::Gelu && !sep_gelu_) po.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f), ++idx;
   if (act == Act::Tanh) po.append_eltwise(1.f, dnnl::algorithm::eltwise_tanh, 0.f, 0.f), ++idx;
@@ -129,6 +140,13 @@ DnnlLinear::DnnlLinear(WeightStore& store, const std::string& weight_key, const 
 }
 
 void DnnlLinear::run(dnnl::stream& s, const float* x, float* y, const float* residual) const {
+  if (chunk_ == 0) return run_block(s, x, y, residual);
+  int64_t r = 0;
+  for (; r + chunk_ <= total_rows_; r += chunk_) run_block(s, x + r * k_, y + r * cols_, nullptr);
+  if (tail_) tail_->run(s, x + r * k_, y + r * cols_, nullptr);
+}
+
+void DnnlLinear::run_block(dnnl::stream& s, const float* x, float* y, const float* residual) const {
   // memory objects are handles; copies share the descriptor and let each run set its own pointers.
   memory src = src_, dst = dst_;
   if (bf16_) {

@@ -23,6 +23,8 @@ class DnnlLinear {
   void run(dnnl::stream& s, const float* x, float* y, const float* residual) const;
 
  private:
+  void run_block(dnnl::stream& s, const float* x, float* y, const float* residual) const;
+
   dnnl::matmul prim_;
   bool bf16_ = false;
   dnnl::reorder to_bf16_;
@@ -31,7 +33,9 @@ class DnnlLinear {
   bool has_bias_, has_gamma_, has_res_;
   int gamma_idx_ = -1, res_idx_ = -1;
   bool sep_gelu_ = false;  // GELU applied by gelu_erf_inplace after the GEMM instead of as a post-op
-  int64_t rows_ = 0, cols_ = 0;
+  int64_t rows_ = 0, cols_ = 0, k_ = 0;
+  int64_t total_rows_ = 0, chunk_ = 0;  // chunk_ > 0: run as row chunks of chunk_ (+ tail_ for the rest)
+  std::unique_ptr<DnnlLinear> tail_;
 };
 
 }  // namespace vit::cpu
