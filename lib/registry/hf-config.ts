@@ -93,11 +93,10 @@ const HANDLERS: Record<string, Handler> = {
   scale_mlp_norm: notYet((v) => v === false, () => 'scale_mlp_norm'),
   proj_bias: notYet((v) => v === true, () => 'proj_bias=false'),
   pool_include_prefix: notYet((v) => v === false, () => 'pool_include_prefix'),
-  act_layer: (v, out, k) => {
+  act_layer: (v, out) => {
     if (v == null || v === 'gelu') out.actLayer = 'gelu';
     else if (v === 'gelu_tanh') out.actLayer = 'gelu_tanh';
     else (out.unsupported ??= []).push(`act_layer=${typeof v === 'string' ? v : JSON.stringify(v)}`);
-    void k;
   },
   norm_layer: notYet((v) => v == null || v === 'layernorm', (v) => `norm_layer=${v}`),
   mlp_layer: notYet((v) => v == null, (v) => `mlp_layer=${v}`),
