@@ -21,6 +21,8 @@
 //                         0 disables                                     [VITNODE_BENCH_WAIT_QUIET]
 //   --torch               also time an optional PyTorch peer (bench/torch_peer.py: python3 + torch + safetensors,
 //                         timm's own model when timm imports, else a pure-torch ViT), checked against ORT first
+//   --bf16                also time vitnode with the opt-in bfloat16 GEMMs (AVX512-BF16; not timm's float32
+//                         numbers: checked against ORT at the bf16 tolerance 2e-2 first)
 //   --json                print the results as JSON (and nothing else on stdout)
 //   --write [FILE]        replace the generated section of BENCHMARKS.md (or FILE) with this run's results
 //   --keep                keep the temp dir with the weights
@@ -34,7 +36,7 @@ import { writeSafetensors } from '../lib/index.ts';
 import { VisionTransformer } from '../lib/models/vision-transformer.ts';
 import { resolveModel } from '../lib/registry/index.ts';
 import { initParams } from '../lib/weights/init.ts';
-import { loadEngine, type EngineName, type EnginePaths } from './engines.ts';
+import { loadEngine, type Engine, type EngineName, type EnginePaths } from './engines.ts';
 import { writeOnnxWithWeights } from './onnx-weights.ts';
 import { maxAbsDiff, median, seededInput } from './stats.ts';
 import type { CellArgs, CellResult } from './worker.ts';
@@ -56,6 +58,7 @@ interface Opts {
   waitQuiet: number;
   json: boolean;
   torch: boolean;
+  bf16: boolean;
   write: string | null;
   keep: boolean;
 }
@@ -73,6 +76,7 @@ function parseArgs(argv: string[]): Opts {
     waitQuiet: Number(env.VITNODE_BENCH_WAIT_QUIET ?? 60),
     json: false,
     torch: false,
+    bf16: false,
     write: null,
     keep: false,
   };
@@ -93,6 +97,7 @@ function parseArgs(argv: string[]): Opts {
     else if (a === '--wait-quiet') o.waitQuiet = Number(val());
     else if (a === '--json') o.json = true;
     else if (a === '--torch') o.torch = true;
+    else if (a === '--bf16') o.bf16 = true;
     else if (a === '--keep') o.keep = true;
     else if (a === '--write') o.write = argv[i + 1] && !argv[i + 1].startsWith('--') ? argv[++i] : join(ROOT, 'BENCHMARKS.md');
     else if (a === '--help' || a === '-h') {
@@ -162,6 +167,8 @@ interface Prepared {
   error?: string;
   /** Set when the optional PyTorch peer failed its check (the model is still timed for vitnode and ORT). */
   torchError?: string;
+  /** Set when --bf16 could not run or failed its check. */
+  bf16Error?: string;
 }
 
 function modelFlops(v: VisionTransformer, cfg: ReturnType<typeof resolveModel>['config']): number {
@@ -247,11 +254,35 @@ async function prepare(model: string, dir: string, o: Opts, log: (s: string) => 
         if (!tok) p.torchError = `PyTorch peer logits disagree with ORT at batch ${batch} (${c.diff.toExponential(3)}); torch not timed`;
       }
     }
+    if (o.bf16) await checkBf16(p, engines.ort, o, log);
   } finally {
     await engines.vitnode.dispose();
     await engines.ort.dispose();
   }
   return p;
+}
+
+const BF16_TOL = 2e-2;
+
+/** The opt-in bfloat16 path against ORT's float32 logits, at the 16-bit tolerance; sets p.bf16Error otherwise. */
+async function checkBf16(p: Prepared, ort: Engine, o: Opts, log: (s: string) => void): Promise<void> {
+  let bf: Engine | null = null;
+  try {
+    bf = await loadEngine('vitnode-bf16', p.model, p.paths, o.threads);
+    for (const batch of o.batches) {
+      const x = seededInput(batch * 3 * p.imgSize * p.imgSize, 99 + batch);
+      const { diff, scale } = maxAbsDiff(await bf.run(x, batch), await ort.run(x, batch));
+      const ok = diff <= BF16_TOL * scale;
+      p.check.push({ engine: 'vitnode-bf16', batch, maxAbsDiff: diff, maxAbsLogit: scale, ok });
+      log(`  check ${p.model} batch ${batch}: max|vitnode bf16-ort| = ${diff.toExponential(2)} -> ${ok ? 'ok' : 'MISMATCH'}`);
+      if (!ok) p.bf16Error = `bfloat16 logits disagree with ORT at batch ${batch} (${diff.toExponential(3)}); bf16 not timed`;
+      if (!ok) break;
+    }
+  } catch (err) {
+    p.bf16Error = `bfloat16 unavailable: ${(err as Error).message}`;
+  } finally {
+    await bf?.dispose();
+  }
 }
 
 function torchLogits(p: Prepared, batch: number, x: Float32Array, dir: string, threads: number): Float32Array {
@@ -328,6 +359,9 @@ interface Row {
   ratio: number;
   /** vitnode img/s over torch img/s (median of per-round ratios), with --torch. */
   ratioTorch?: number;
+  /** --bf16: vitnode's bfloat16 GEMMs, and their img/s over ORT's (median of per-round ratios). */
+  bf16?: Summary;
+  ratioBf16?: number;
   flopsPerImage: number;
   /** vitnode: float32 weights + activation arena, MiB (the RSS budget's base). */
   weightsActMB?: number;
@@ -381,6 +415,8 @@ function table(rows: Row[], peak: number): string {
   const head = ['model', 'batch', 'vitnode img/s', 'ort img/s', 'vitnode / ort', 'vitnode ms/batch', 'ort ms/batch',
     'vitnode p50 / p99 ms', 'ort p50 / p99 ms', 'vitnode peak RSS MB', 'ort peak RSS MB'];
   if (torch) head.push('torch* img/s', 'vitnode / torch*', 'torch* peak RSS MB');
+  const bf16 = rows.some((r) => r.bf16);
+  if (bf16) head.push('vitnode bf16† img/s', 'bf16† / ort');
   head.push('vitnode GFLOP/s (% of SGEMM peak)', 'weights + act. MB (vitnode peak RSS above bare node / it)', 'other load (cores)');
   const lines = [head, head.map(() => '---')];
   for (const r of rows) {
@@ -393,6 +429,7 @@ function table(rows: Row[], peak: number): string {
     if (torch) {
       line.push(r.torch ? f1(r.torch.imgPerSec) : '—', r.ratioTorch ? `${f2(r.ratioTorch)}x` : '—', r.torch ? String(Math.round(r.torch.peakRssMB)) : '—');
     }
+    if (bf16) line.push(r.bf16 ? f1(r.bf16.imgPerSec) : '—', r.ratioBf16 ? `${f2(r.ratioBf16)}x` : '—');
     const gf = (r.vitnode.imgPerSec * r.flopsPerImage) / 1e9;
     line.push(`${gf.toFixed(0)} (${peak > 0 ? ((100 * gf) / peak).toFixed(0) : '?'}%)`);
     line.push(r.weightsActMB ? `${Math.round(r.weightsActMB)} (${f2((r.vitnode.peakRssMB - r.vitnode.baselineRssMB) / r.weightsActMB)}x)` : '—');
@@ -432,6 +469,12 @@ function markdown(m: Machine, o: Opts, rows: Row[], prepared: Prepared[], versio
       'forward of the same ViT (the Software line says which). Its logits are checked against ORT first.');
   }
   for (const p of prepared.filter((x) => x.torchError)) s.push(`- ${p.model}: ${p.torchError}`);
+  if (rows.some((r) => r.bf16)) {
+    s.push('');
+    s.push('bf16†: vitnode with the opt-in bfloat16 GEMMs (`--bf16`; `dtype: \'bfloat16\'` on CPU, AVX512-BF16): not timm\'s ' +
+      `float32 numbers (logits checked against ORT at ${BF16_TOL} x max|logit|, the 16-bit tolerance); float32 columns are the targets.`);
+  }
+  for (const p of prepared.filter((x) => x.bf16Error)) s.push(`- ${p.model}: ${p.bf16Error}`);
   const failed = prepared.filter((p) => p.error);
   if (failed.length) {
     s.push('');
@@ -494,6 +537,7 @@ async function main(): Promise<void> {
           const key = `${p.model}|${batch}`;
           const engines: EngineName[] = ['vitnode', 'ort'];
           if (o.torch && !p.torchError) engines.push('torch');
+          if (o.bf16 && !p.bf16Error) engines.push('vitnode-bf16');
           // Rotate which engine goes first, so neither always runs on a warmer / cooler machine.
           const order = engines.map((_, i) => engines[(i + turn) % engines.length]);
           turn++;
@@ -512,7 +556,8 @@ async function main(): Promise<void> {
             const r = got.ort!;
             const noise = Math.max(...Object.values(got).map((c) => c!.foreignCpu ?? 0));
             const t = got.torch ? `, torch* ${f1(got.torch.imgPerSec)} img/s` : '';
-            log(`  round ${round + 1} ${p.model} b${batch}: vitnode ${f1(v.imgPerSec)} img/s, ort ${f1(r.imgPerSec)} img/s${t}, ` +
+            const bf = got['vitnode-bf16'] ? `, vitnode bf16 ${f1(got['vitnode-bf16'].imgPerSec)} img/s` : '';
+            log(`  round ${round + 1} ${p.model} b${batch}: vitnode ${f1(v.imgPerSec)} img/s, ort ${f1(r.imgPerSec)} img/s${t}${bf}, ` +
               `vitnode/ort ${f2(v.imgPerSec / r.imgPerSec)}x (other load ${f2(noise)} cores${noise > NOISY && attempt < o.retries ? ', re-running' : ''})`);
             if (!best || noise < best.noise) best = { got, noise };
             if (noise <= NOISY) break;
@@ -532,6 +577,10 @@ async function main(): Promise<void> {
         };
         const v0 = rs[0].vitnode!;
         if (v0.weightsMB !== undefined) row.weightsActMB = v0.weightsMB + (v0.activationsMB ?? 0);
+        if (rs.every((g) => g['vitnode-bf16'])) {
+          row.bf16 = summarize(rs.map((g) => g['vitnode-bf16']!));
+          row.ratioBf16 = median(rs.map((g) => g['vitnode-bf16']!.imgPerSec / g.ort!.imgPerSec));
+        }
         if (rs.every((g) => g.torch)) {
           row.torch = summarize(rs.map((g) => g.torch!));
           row.ratioTorch = median(rs.map((g) => g.vitnode!.imgPerSec / g.torch!.imgPerSec));

@@ -1,7 +1,7 @@
 // The engines under test behind one small interface. Each is imported lazily so that a child process measuring
 // one engine never loads the other's native library (its peak RSS is its own).
 
-export type EngineName = 'vitnode' | 'ort' | 'torch';
+export type EngineName = 'vitnode' | 'vitnode-bf16' | 'ort' | 'torch';
 
 export interface Engine {
   readonly name: EngineName;
@@ -18,15 +18,17 @@ export interface EnginePaths {
   onnx: string;
 }
 
-export async function loadEngine(name: 'vitnode' | 'ort', model: string, paths: EnginePaths, threads: number): Promise<Engine> {
-  if (name === 'vitnode') {
+export async function loadEngine(name: 'vitnode' | 'vitnode-bf16' | 'ort', model: string, paths: EnginePaths, threads: number): Promise<Engine> {
+  if (name === 'vitnode' || name === 'vitnode-bf16') {
     const { createModel, Tensor } = await import('../lib/index.ts');
-    const m = await createModel(model, { checkpoint: paths.checkpoint, threads });
+    // vitnode-bf16: the opt-in bfloat16 GEMMs (AVX512-BF16), not timm's float32 numbers.
+    const dtype = name === 'vitnode-bf16' ? 'bfloat16' : 'float32';
+    const m = await createModel(model, { checkpoint: paths.checkpoint, threads, dtype });
     const size = m.config.imgSize;
     const chans = m.config.inChans;
     return {
       name,
-      version: 'vitnode (oneDNN CPU)',
+      version: name === 'vitnode' ? 'vitnode (oneDNN CPU)' : 'vitnode (oneDNN CPU, bfloat16 GEMMs)',
       async run(x, batch) {
         return (await m.forward(Tensor.fromFloat32(x, [batch, chans, size[0], size[1]]))).data;
       },

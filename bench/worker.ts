@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   const a = JSON.parse(process.argv[2]) as CellArgs;
   const baselineRssMB = peakRssMB();
   const t0 = performance.now();
-  const engine = await loadEngine(a.engine as 'vitnode' | 'ort', a.model, a.paths, a.threads);
+  const engine = await loadEngine(a.engine as 'vitnode' | 'vitnode-bf16' | 'ort', a.model, a.paths, a.threads);
   const loadMs = performance.now() - t0;
   const x = seededInput(a.batch * 3 * a.imgSize * a.imgSize, 1234 + a.batch);
 
