@@ -275,8 +275,10 @@ async function checkBf16(p: Prepared, ort: Engine, o: Opts, log: (s: string) => 
       const ok = diff <= BF16_TOL * scale;
       p.check.push({ engine: 'vitnode-bf16', batch, maxAbsDiff: diff, maxAbsLogit: scale, ok });
       log(`  check ${p.model} batch ${batch}: max|vitnode bf16-ort| = ${diff.toExponential(2)} -> ${ok ? 'ok' : 'MISMATCH'}`);
-      if (!ok) p.bf16Error = `bfloat16 logits disagree with ORT at batch ${batch} (${diff.toExponential(3)}); bf16 not timed`;
-      if (!ok) break;
+      if (!ok) {
+        p.bf16Error = `bfloat16 logits disagree with ORT at batch ${batch} (${diff.toExponential(3)}); bf16 not timed`;
+        break;
+      }
     }
   } catch (err) {
     p.bf16Error = `bfloat16 unavailable: ${(err as Error).message}`;

@@ -128,9 +128,10 @@ export class VitModel {
     const prog = this.program(key, () => {
       const g = new GraphBuilder();
       const input = g.input(x.shape);
-      const keep = req.outputs.every((o) => o === 'logits' || o === 'pre_logits') && this.pruneLastBlock() ? this.module.headTokens : null;
+      const headOnly = req.outputs.every((o) => o === 'logits' || o === 'pre_logits') && this.pruneLastBlock();
+      const keep = headOnly ? (this.module.headTokens ?? undefined) : undefined;
       const inter = { indices, norm: io.norm, outputFmt: io.outputFmt };
-      const { features, intermediates } = this.module.buildFeatures(g, input, inter, keep ?? undefined);
+      const { features, intermediates } = this.module.buildFeatures(g, input, inter, keep);
       const needHead = req.outputs.includes('logits') || req.outputs.includes('pre_logits');
       const head = needHead ? this.module.buildHead(g, features) : null;
       for (const name of req.outputs) {

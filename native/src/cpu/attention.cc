@@ -21,6 +21,8 @@ int64_t attention_query_blocks(int64_t b, int64_t q, int64_t heads, int threads)
   return n;
 }
 
+// Scaling the scores in the GEMM (alpha) equals timm's scale-q-first up to one rounding; both orders are within
+// the float32 tolerance, so the graph's scale_q only matters on backends that round q separately.
 void attention_ws(const float* qkv, float* out, int64_t b, int64_t t, int64_t q_rows, int64_t d, int64_t heads,
                   float scale, int64_t qblocks, float* scratch) {
   const int64_t hd = d / heads, ld = 3 * d;
@@ -40,16 +42,6 @@ void attention_ws(const float* qkv, float* out, int64_t b, int64_t t, int64_t q_
     for (int64_t r = 0; r < rows; ++r) softmax_row(s + r * t, t);
     dnnl_sgemm('N', 'N', rows, hd, t, 1.f, s, t, v, ld, 0.f, out + (bi * q_rows + r0) * d + h * hd, d);
   }
-}
-
-void attention(const float* qkv, float* out, int64_t b, int64_t t, int64_t q, int64_t d, int64_t heads, float scale,
-               bool scale_q, float* scratch, int threads) {
-  // Scaling the scores in the GEMM (alpha) equals timm's scale-q-first up to one rounding; both orders are
-  // within the float32 tolerance, so scale_q only matters on backends that round q separately.
-  (void)scale_q;
-  const int64_t qb = attention_query_blocks(b, q, heads, threads);
-#pragma omp parallel num_threads(threads)
-  attention_ws(qkv, out, b, t, q, d, heads, scale, qb, scratch);
 }
 
 }  // namespace vit::cpu

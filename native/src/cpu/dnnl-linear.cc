@@ -1,6 +1,5 @@
 #include "cpu/dnnl-linear.h"
 
-#include <algorithm>
 #include <cstdlib>
 #include <vector>
 
@@ -87,7 +86,7 @@ DnnlLinear::DnnlLinear(WeightStore& store, const std::string& weight_key, const 
   const bool gelu_pass = act == Act::Gelu && !has_gamma_ && !has_res_ && std::getenv("VITNODE_GELU_POSTOP") == nullptr;
   total_rows_ = m;
   if (gelu_pass && m * n > kL2Floats && kL2Floats / n >= 256 && std::getenv("VITNODE_GELU_NO_CHUNKS") == nullptr) {
-    chunk_ = std::max<int64_t>(1, kL2Floats / n);
+    chunk_ = kL2Floats / n;
     if (m % chunk_)
       tail_ = std::make_unique<DnnlLinear>(store, weight_key, bias, gamma, m % chunk_, k, n, act, residual, bf16);
     m = chunk_;

@@ -374,7 +374,13 @@ class CpuExecutor : public Executor {
         break;
       case OpKind::PatchEmbed:
       case OpKind::Linear:
-        fail(ErrorCode::Internal, "linear steps run in parallel regions");
+      case OpKind::LayerNorm:
+      case OpKind::Gelu:
+      case OpKind::Tanh:
+      case OpKind::Softmax:
+      case OpKind::SliceTokens:
+      case OpKind::Attention:
+        fail(ErrorCode::Internal, std::string(op_name(n.op)) + " steps run in parallel regions (exec_rows / attention_ws)");
       case OpKind::ConcatPrefix: {
         std::vector<const float*> pre;
         std::vector<int64_t> counts;
@@ -391,34 +397,9 @@ class CpuExecutor : public Executor {
                         static_cast<float>(n.attr("beta", 1.0)), threads);
         break;
       }
-      case OpKind::LayerNorm:
-        cpu::layer_norm(in(0), wptr(n, "weight"), wptr(n, "bias"), y, numel(ys) / ys.back(), ys.back(),
-                        static_cast<float>(n.attr("eps", 1e-6)), threads);
-        break;
-      case OpKind::Attention: {
-        const auto& x = ishape(0);
-        cpu::attention(in(0), y, x[0], x[1], ys[1], x[2] / 3, n.iattr("heads", 1), static_cast<float>(n.attr("scale", 1.0)),
-                       n.iattr("scale_q", 0) != 0, attn_scratch_.data(), threads);
-        break;
-      }
       case OpKind::Pool: {
         const auto& x = ishape(0);
         cpu::pool_tokens(in(0), y, x[0], x[1], x[2], n.iattr("mode", 0), n.iattr("start", 0), n.iattr("index", 0));
-        break;
-      }
-      case OpKind::Tanh:
-        cpu::tanh_inplace(in(0), y, numel(ys), threads);
-        break;
-      case OpKind::Gelu:
-        cpu::gelu_erf(in(0), y, numel(ys), threads);
-        break;
-      case OpKind::Softmax:
-        if (y != in(0)) std::memcpy(y, in(0), numel(ys) * sizeof(float));
-        cpu::softmax_rows(y, numel(ys) / ys.back(), ys.back(), threads);
-        break;
-      case OpKind::SliceTokens: {
-        const auto& x = ishape(0);
-        cpu::slice_tokens(in(0), y, x[0], x[1], x[2], n.iattr("start", 0), n.iattr("count", 0));
         break;
       }
       case OpKind::TokensToNchw: {

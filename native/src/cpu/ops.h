@@ -23,9 +23,6 @@ void layer_norm(const float* x, const float* gamma, const float* beta, float* y,
                 float eps, int threads);
 
 // attention.cc: qkv[B,T,3D] (q|k|v rows, head-major) -> out[B,Q,D] for the first Q <= T query rows.
-// scratch: threads * T * T floats.
-void attention(const float* qkv, float* out, int64_t b, int64_t t, int64_t q, int64_t d, int64_t heads, float scale,
-               bool scale_q, float* scratch, int threads);
 // The Q query rows are split into this many blocks per (batch, head), so that every thread gets work.
 int64_t attention_query_blocks(int64_t b, int64_t q, int64_t heads, int threads);
 // The worksharing body (an orphaned `omp for`, implicit barrier at its end): call from every thread of a parallel
@@ -41,7 +38,6 @@ void patchify_rows(const float* x, float* cols, int64_t row0, int64_t row1, int6
 void concat_prefix(const float* x, const std::vector<const float*>& prefix, const std::vector<int64_t>& counts,
                    float* y, int64_t b, int64_t n, int64_t d);
 void pool_tokens(const float* x, float* y, int64_t b, int64_t t, int64_t d, int mode, int64_t start, int64_t index);
-void slice_tokens(const float* x, float* y, int64_t b, int64_t t, int64_t d, int64_t start, int64_t count);
 void tokens_to_nchw(const float* x, float* y, int64_t b, int64_t n, int64_t d, int threads);
 
 // resample.cc: 2-D resampling of a [h, w, d] grid (channels last), separable.

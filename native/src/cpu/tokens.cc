@@ -61,11 +61,6 @@ void pool_tokens(const float* x, float* y, int64_t b, int64_t t, int64_t d, int 
   }
 }
 
-void slice_tokens(const float* x, float* y, int64_t b, int64_t t, int64_t d, int64_t start, int64_t count) {
-  for (int64_t bi = 0; bi < b; ++bi)
-    std::memcpy(y + bi * count * d, x + (bi * t + start) * d, count * d * sizeof(float));
-}
-
 void tokens_to_nchw(const float* x, float* y, int64_t b, int64_t n, int64_t d, int threads) {
 #pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
   for (int64_t bi = 0; bi < b; ++bi)

@@ -99,15 +99,11 @@ StepFn op_linear(OpEnv& env, const Node& n) {
   const void* w = env.weight(n, "weight");
   const void* b = env.weight(n, "bias");
   const void* gamma = env.weight(n, "gamma");
-  if (act == 3 && !has_res && !has_gamma) {  // tanh GELU in cuBLASLt's epilogue: one call, no extra pass
-    auto gemm = std::make_shared<LinearGemm>(env.lt, dt, env.tf32, m, nout, k, has_bias, false, env.workspace_bytes,
-                                             node_label(n), true);
-    if (env.tune_gemm(m, nout, k)) gemm->tune(x, w, b, nullptr, y, wsp);
-    return [=](cudaStream_t s) { gemm->run(s, x, w, b, nullptr, y, wsp); };
-  }
+  const bool gelu_tanh_epilogue = act == 3 && !has_res && !has_gamma;  // cuBLASLt alone: one call, no extra pass
   auto gemm = std::make_shared<LinearGemm>(env.lt, dt, env.tf32, m, nout, k, has_bias, false, env.workspace_bytes,
-                                           node_label(n));
+                                           node_label(n), gelu_tanh_epilogue);
   if (env.tune_gemm(m, nout, k)) gemm->tune(x, w, b, nullptr, y, wsp);
+  if (gelu_tanh_epilogue) return [=](cudaStream_t s) { gemm->run(s, x, w, b, nullptr, y, wsp); };
   return [=](cudaStream_t s) {
     gemm->run(s, x, w, b, nullptr, y, wsp);
     VIT_DISPATCH_DTYPE(dt, {
