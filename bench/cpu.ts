@@ -33,6 +33,8 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeSafetensors } from '../lib/index.ts';
+import type { Block } from '../lib/models/block.ts';
+import type { Mlp } from '../lib/models/mlp.ts';
 import { VisionTransformer } from '../lib/models/vision-transformer.ts';
 import { resolveModel } from '../lib/registry/index.ts';
 import { initParams } from '../lib/weights/init.ts';
@@ -174,10 +176,10 @@ interface Prepared {
 function modelFlops(v: VisionTransformer, cfg: ReturnType<typeof resolveModel>['config']): number {
   const [gh, gw] = v.patchEmbed.gridSize;
   const n = gh * gw;
-  const t = v.numPrefixTokens + n;
+  const t = v.tokens.numPrefixTokens + n;
   const d = v.embedDim;
-  const blk = v.blocks[0];
-  const hid = blk.mlp.fc1.outFeatures;
+  const blk = v.blocks[0] as Block;
+  const hid = (blk.mlp as Mlp).fc1.outFeatures;
   const [ph, pw] = Array.isArray(cfg.patchSize) ? cfg.patchSize : [cfg.patchSize, cfg.patchSize];
   const k = cfg.inChans * ph * pw;
   const perBlock = 2 * t * d * 3 * d + 2 * t * d * d + 2 * t * d * hid * 2 + 2 * 2 * t * t * d;
@@ -215,7 +217,7 @@ async function sgemmPeak(threads: number): Promise<number> {
 async function prepare(model: string, dir: string, o: Opts, log: (s: string) => void): Promise<Prepared> {
   const cfg = resolveModel(model).config;
   const module = new VisionTransformer(cfg);
-  const tensors = initParams(module.params(), 0, cfg.initValues);
+  const tensors = initParams(module.parameters(), 0);
   const checkpoint = join(dir, `${model}.safetensors`);
   writeSafetensors(checkpoint, tensors.map((t) => [t.key, { shape: t.shape, data: t.data }]));
   const onnx = writeOnnxWithWeights(model, new Map(tensors.map((t) => [t.key, { shape: t.shape, data: t.data }])), dir);

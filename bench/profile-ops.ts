@@ -9,6 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { binding, type NativeProgram } from '../lib/binding.ts';
 import { GraphBuilder, type Sym } from '../lib/graph/builder.ts';
+import type { Block } from '../lib/models/block.ts';
+import type { Attention } from '../lib/models/attention.ts';
+import type { Mlp } from '../lib/models/mlp.ts';
 import { VisionTransformer } from '../lib/models/vision-transformer.ts';
 import { resolveModel } from '../lib/registry/index.ts';
 import { initParams } from '../lib/weights/init.ts';
@@ -22,14 +25,16 @@ const seconds = Number(process.env.VITNODE_PROFILE_SECONDS ?? 1);
 
 const cfg = resolveModel(model).config;
 const vit = new VisionTransformer(cfg);
-const tensors = initParams(vit.params(), 0, cfg.initValues);
+const tensors = initParams(vit.parameters(), 0);
 const store = new binding.WeightStore();
 for (const t of tensors) store.set(t.key, t.shape, t.data);
 
 const [H, W] = cfg.imgSize;
 const D = vit.embedDim;
-const T = vit.numPrefixTokens + vit.patchEmbed.gridSize[0] * vit.patchEmbed.gridSize[1];
-const blk = vit.blocks[0];
+const T = vit.tokens.numPrefixTokens + vit.patchEmbed.gridSize[0] * vit.patchEmbed.gridSize[1];
+const blk = vit.blocks[0] as Block;
+const attn = blk.attn as Attention;
+const mlp = blk.mlp as Mlp;
 
 function timeProgram(p: NativeProgram, inputs: Float32Array[]): number {
   for (let i = 0; i < 3; i++) p.runSync(inputs, threads);
@@ -60,13 +65,13 @@ const ops: [string, number, number][] = []; // name, ms per call, calls per forw
 const add = ([n, ms]: [string, number], calls: number) => ops.push([n, ms, calls]);
 add(op('patch_embed', [[batch, 3, H, W]], (g, [x]) => vit.patchEmbed.build(g, x)), 1);
 add(op('layer_norm (norm1/norm2)', [x3], (g, [x]) => blk.norm1.build(g, x)), 2 * depth + 1);
-add(op('linear qkv', [x3], (g, [x]) => blk.attn.qkv.build(g, x)), depth);
+add(op('linear qkv', [x3], (g, [x]) => attn.qkv.build(g, x)), depth);
 add(op('attention (softmax(qk^T)v)', [[batch, T, 3 * D]], (g, [x]) =>
-  g.op('attention', blk.attn.prefix, [x], x3, { attrs: { heads: blk.attn.numHeads, scale: blk.attn.scale, scale_q: blk.attn.scaleQ ? 1 : 0 } })), depth);
-add(op('linear proj + residual', [x3, x3], (g, [x, r]) => blk.attn.proj.build(g, x, { residual: r })), depth);
-add(op('linear fc1 + GELU', [x3], (g, [x]) => blk.mlp.fc1.build(g, x, { act: 'gelu' })), depth);
-add(op('linear fc1 (no GELU)', [x3], (g, [x]) => blk.mlp.fc1.build(g, x)), 0);
-add(op('linear fc2 + residual', [[batch, T, blk.mlp.fc1.outFeatures], x3], (g, [x, r]) => blk.mlp.fc2.build(g, x, { residual: r })), depth);
+  g.op('attention', attn.prefix, [x], x3, { attrs: { heads: attn.a.numHeads, scale: attn.a.scale } })), depth);
+add(op('linear proj + residual', [x3, x3], (g, [x, r]) => g.add('add', r, attn.proj.build(g, x))), depth);
+add(op('linear fc1 + GELU', [x3], (g, [x]) => mlp.fc1.build(g, x, 'gelu')), depth);
+add(op('linear fc1 (no GELU)', [x3], (g, [x]) => mlp.fc1.build(g, x)), 0);
+add(op('linear fc2 + residual', [[batch, T, mlp.fc1.outFeatures], x3], (g, [x, r]) => g.add('add', r, mlp.fc2.build(g, x))), depth);
 const [, blockMs] = op('whole block 0', [x3], (g, [x]) => blk.build(g, x));
 
 // Whole forward for reference.
@@ -83,10 +88,10 @@ const M = batch * T;
 const gemmFlops: Record<string, number> = {
   'linear qkv': flops(M, D, 3 * D),
   'linear proj + residual': flops(M, D, D),
-  'linear fc1 + GELU': flops(M, D, blk.mlp.fc1.outFeatures),
-  'linear fc1 (no GELU)': flops(M, D, blk.mlp.fc1.outFeatures),
-  'linear fc2 + residual': flops(M, blk.mlp.fc1.outFeatures, D),
-  'attention (softmax(qk^T)v)': 2 * flops(batch * blk.attn.numHeads * T, D / blk.attn.numHeads, T),
+  'linear fc1 + GELU': flops(M, D, mlp.fc1.outFeatures),
+  'linear fc1 (no GELU)': flops(M, D, mlp.fc1.outFeatures),
+  'linear fc2 + residual': flops(M, mlp.fc1.outFeatures, D),
+  'attention (softmax(qk^T)v)': 2 * flops(batch * attn.a.numHeads * T, D / attn.a.numHeads, T),
 };
 
 console.log(`vitnode ${model} batch ${batch}, ${threads} threads (${binding.cpuInfo().gemm}); T=${T}, D=${D}, depth=${depth}`);

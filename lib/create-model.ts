@@ -3,9 +3,10 @@ import { readFileSync } from 'node:fs';
 import { binding, type DeviceSpec } from './binding.ts';
 import { VitError } from './errors.ts';
 import { defaultThreads, VitModel } from './model.ts';
-import { VisionTransformer } from './models/vision-transformer.ts';
+import { createModelModule } from './models/index.ts';
 import { createOptionsSchema, parseOptions, type CreateModelOptions } from './options.ts';
 import { checkSupported, resolveConfig, resolveModel, type HfConfig, type ResolvedModel } from './registry/index.ts';
+import { pickOverrides } from './registry/overrides.ts';
 import { resolvePretrainedSource } from './hub/pretrained.ts';
 import { initParams } from './weights/init.ts';
 import { loadCheckpoint, type LoadReport } from './weights/load.ts';
@@ -14,17 +15,7 @@ export type ModelSource = string | HfConfig;
 
 /** Resolves a name, `legacy:` name, config.json path or config object to the model definition (no weights). */
 export function resolveSource(source: ModelSource, o: CreateModelOptions = {}): ResolvedModel {
-  const overrides = {
-    numClasses: o.numClasses,
-    imgSize: o.imgSize,
-    inChans: o.inChans,
-    globalPool: o.globalPool,
-    dynamicImgSize: o.dynamicImgSize,
-    dynamicImgPad: o.dynamicImgPad,
-    actLayer: o.actLayer,
-    pretrained: Boolean(o.checkpoint || o.pretrained),
-  };
-  for (const k of Object.keys(overrides) as (keyof typeof overrides)[]) if (overrides[k] === undefined) delete overrides[k];
+  const overrides = { ...pickOverrides(o), pretrained: Boolean(o.checkpoint || o.pretrained) };
   if (typeof source === 'string' && !source.endsWith('.json')) return resolveModel(source, overrides);
   let hf: HfConfig;
   if (typeof source === 'string') {
@@ -37,18 +28,7 @@ export function resolveSource(source: ModelSource, o: CreateModelOptions = {}): 
   if (!hf || typeof hf !== 'object' || typeof hf.architecture !== 'string') {
     throw new VitError('VIT_E_ARGUMENT', 'a model config needs an "architecture" string (timm / Hugging Face config.json format)');
   }
-  const { pretrained, ...rest } = overrides;
-  const base = resolveConfig(hf, { pretrained });
-  if (Object.keys(rest).length === 0) return base;
-  // Options on top of a config: same rules as for names (re-resolve through the config's model_args).
-  const args = { ...(hf.model_args ?? {}) } as Record<string, unknown>;
-  if (rest.imgSize !== undefined) args.img_size = rest.imgSize;
-  if (rest.inChans !== undefined) args.in_chans = rest.inChans;
-  if (rest.globalPool !== undefined) args.global_pool = rest.globalPool;
-  if (rest.dynamicImgSize !== undefined) args.dynamic_img_size = rest.dynamicImgSize;
-  if (rest.dynamicImgPad !== undefined) args.dynamic_img_pad = rest.dynamicImgPad;
-  if (rest.actLayer !== undefined) args.act_layer = rest.actLayer;
-  return resolveConfig({ ...hf, model_args: args, num_classes: rest.numClasses ?? hf.num_classes }, { pretrained });
+  return resolveConfig(hf, overrides);
 }
 
 export interface CreatedModel extends VitModel {
@@ -71,7 +51,7 @@ export async function createModel(source: ModelSource, options: CreateModelOptio
   const cfg = resolved.config;
   checkSupported(cfg);
   const device = deviceSpec(o.device, o.dtype, o.tf32);
-  const module = new VisionTransformer(cfg);
+  const module = createModelModule(cfg);
   const store = new binding.WeightStore();
   const seed = o.seed ?? 0;
   let report: LoadReport | undefined;
@@ -79,7 +59,7 @@ export async function createModel(source: ModelSource, options: CreateModelOptio
     if (src.checkpoint) {
       report = loadCheckpoint(src.checkpoint, module, store, seed);
     } else {
-      for (const p of initParams(module.params(), seed, cfg.initValues)) store.set(p.key, p.shape, p.data);
+      for (const p of initParams(module.parameters(), seed)) store.set(p.key, p.shape, p.data);
     }
   } catch (err) {
     store.dispose();

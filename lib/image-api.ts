@@ -2,9 +2,24 @@
 // timm's eval preprocessing for the model's pretrained cfg, batched forwards, answers out.
 import { VitError } from './errors.ts';
 import { labelsFor, type ClassLabel } from './labels/index.ts';
-import type { VitModel } from './model.ts';
 import { dataConfigOf, preprocessSettled, stack, type DataConfig, type ImageError, type ImageInput, type PreprocessOptions } from './preprocess/index.ts';
+import type { PretrainedCfg } from './models/config.ts';
 import { Tensor } from './tensor.ts';
+
+/** What the image tasks need of a model (ImageModel implements it; declared here so the two files do not import
+ *  each other). */
+export interface ImageModel {
+  readonly name: string;
+  readonly config: { inChans: number; dynamicImgSize: boolean; imgSize: [number, number] };
+  readonly pretrainedCfg: PretrainedCfg;
+  readonly numClasses: number;
+  readonly numFeatures: number;
+  readonly featureIndices: number | number[];
+  forward(x: Tensor): Promise<Tensor>;
+  run(x: Tensor, req: { outputs: ('logits' | 'features' | 'pre_logits' | 'intermediates')[] }): Promise<Partial<Record<string, Tensor | Tensor[]>>>;
+  forwardIntermediates(x: Tensor, opts: { indices?: number | number[]; norm?: boolean; outputFmt?: 'NCHW' | 'NLC'; intermediatesOnly?: boolean }): Promise<Tensor[] | { features: Tensor; intermediates: Tensor[] }>;
+  featureInfoFor(outIndices?: number | number[]): FeatureInfo[];
+}
 
 export interface ImageTaskOptions extends PreprocessOptions {
   /** Images per forward pass (default 32). */
@@ -54,7 +69,7 @@ export interface FeaturesResult {
 }
 
 /** The data config the model is fed with: its pretrained cfg, with the model's own fixed input size. */
-export function modelDataConfig(model: VitModel, opts: PreprocessOptions = {}): DataConfig {
+export function modelDataConfig(model: ImageModel, opts: PreprocessOptions = {}): DataConfig {
   if (model.config.inChans !== 3) throw new VitError('VIT_E_UNSUPPORTED', `image inputs are RGB; ${model.name} takes ${model.config.inChans} channels (pass tensors to forward)`);
   const dc = dataConfigOf(model, opts.dataConfig);
   if (!model.config.dynamicImgSize && !opts.dataConfig?.inputSize) {
@@ -67,7 +82,7 @@ export function modelDataConfig(model: VitModel, opts: PreprocessOptions = {}): 
 type Chunk = { indices: number[]; x: Tensor };
 
 /** Preprocesses in batches; errors per image. */
-async function* batches(model: VitModel, images: readonly ImageInput[], opts: ImageTaskOptions, errors: (ImageError | undefined)[]): AsyncGenerator<Chunk> {
+async function* batches(model: ImageModel, images: readonly ImageInput[], opts: ImageTaskOptions, errors: (ImageError | undefined)[]): AsyncGenerator<Chunk> {
   const dc = modelDataConfig(model, opts);
   const bs = opts.batchSize ?? 32;
   if (!Number.isInteger(bs) || bs < 1) throw new VitError('VIT_E_ARGUMENT', `batchSize must be a positive integer, got ${bs}`);
@@ -93,9 +108,9 @@ function asList(images: ImageInput | readonly ImageInput[]): readonly ImageInput
   return Array.isArray(images) ? (images as readonly ImageInput[]) : [images as ImageInput];
 }
 
-const labelCache = new WeakMap<VitModel, { n: number; labels: ClassLabel[] }>();
+const labelCache = new WeakMap<ImageModel, { n: number; labels: ClassLabel[] }>();
 
-async function modelLabels(model: VitModel): Promise<ClassLabel[]> {
+async function modelLabels(model: ImageModel): Promise<ClassLabel[]> {
   const n = model.numClasses;
   const hit = labelCache.get(model);
   if (hit && hit.n === n) return hit.labels;
@@ -118,7 +133,7 @@ export function topK(row: Float32Array, k: number, labels: ClassLabel[]): Predic
   });
 }
 
-export async function classify(model: VitModel, images: ImageInput | readonly ImageInput[], opts: ClassifyOptions = {}): Promise<(Prediction[] | ImageError)[]> {
+export async function classify(model: ImageModel, images: ImageInput | readonly ImageInput[], opts: ClassifyOptions = {}): Promise<(Prediction[] | ImageError)[]> {
   const list = asList(images);
   if (model.numClasses === 0) throw new VitError('VIT_E_UNSUPPORTED', `${model.name} has no classifier (numClasses 0); use embed()`);
   const k = opts.topK ?? 5;
@@ -141,7 +156,7 @@ export async function classify(model: VitModel, images: ImageInput | readonly Im
 }
 
 /** Pre-logits vectors [N, numFeatures] (timm forward_head(pre_logits=True); legacy: forward_features). */
-export async function embed(model: VitModel, images: ImageInput | readonly ImageInput[], opts: ImageTaskOptions = {}): Promise<Tensor> {
+export async function embed(model: ImageModel, images: ImageInput | readonly ImageInput[], opts: ImageTaskOptions = {}): Promise<Tensor> {
   const list = asList(images);
   const errors: (ImageError | undefined)[] = [];
   const parts: Tensor[] = [];
@@ -154,7 +169,7 @@ export async function embed(model: VitModel, images: ImageInput | readonly Image
   return Tensor.concat(parts, [list.length, model.numFeatures]);
 }
 
-export async function features(model: VitModel, images: ImageInput | readonly ImageInput[], opts: FeaturesOptions = {}): Promise<FeaturesResult> {
+export async function features(model: ImageModel, images: ImageInput | readonly ImageInput[], opts: FeaturesOptions = {}): Promise<FeaturesResult> {
   const list = asList(images);
   const errors: (ImageError | undefined)[] = [];
   const parts: Tensor[][] = [];

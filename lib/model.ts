@@ -5,10 +5,11 @@ import { binding, type DeviceSpec, type NativeProgram, type NativeWeightStore } 
 import { nativeError, VitError } from './errors.ts';
 import { GraphBuilder, type Sym } from './graph/builder.ts';
 import type { PretrainedCfg, VitConfig } from './models/config.ts';
-import { VisionTransformer } from './models/vision-transformer.ts';
+import { createModelModule, type ModelModule } from './models/index.ts';
+import { resetClassifierConfig } from './models/vision-transformer.ts';
 import { intermediatesOptionsSchema, parseOptions, type IntermediatesOptions } from './options.ts';
 import { Tensor } from './tensor.ts';
-import { hashKey, initParam } from './weights/init.ts';
+import { initParam } from './weights/init.ts';
 import * as images from './image-api.ts';
 import type { ClassifyOptions, FeatureInfo, FeaturesOptions, FeaturesResult, ImageTaskOptions, Prediction } from './image-api.ts';
 import type { ImageError, ImageInput } from './preprocess/index.ts';
@@ -21,7 +22,7 @@ export interface RunRequest {
 }
 
 export class VitModel {
-  private module: VisionTransformer;
+  private module: ModelModule;
   private programs = new Map<string, NativeProgram>();
   private disposed = false;
   private featureOut: number | number[] = 3;
@@ -36,7 +37,7 @@ export class VitModel {
     private threads: number,
     private seed: number,
   ) {
-    this.module = new VisionTransformer(config);
+    this.module = createModelModule(config);
   }
 
   get config(): VitConfig {
@@ -52,7 +53,7 @@ export class VitModel {
     return this.module.embedDim;
   }
   get numPrefixTokens(): number {
-    return this.module.numPrefixTokens;
+    return this.module.tokens.numPrefixTokens;
   }
   get patchSize(): number {
     return this.module.cfg.patchSize;
@@ -90,9 +91,9 @@ export class VitModel {
     const { preLogits = false } = opts;
     if (!(features instanceof Tensor)) throw new VitError('VIT_E_ARGUMENT', 'forwardHead expects a Tensor');
     if (this.module.cfg.era === 'legacy') throw new VitError('VIT_E_UNSUPPORTED', 'forwardHead is a modern timm API; legacy models pool in forwardFeatures');
-    const T = this.module.posEmbedTokens + (this.module.cfg.noEmbedClass ? this.module.numPrefixTokens : 0);
+    const T = this.module.seqLen;
     const s = features.shape;
-    if (s.length !== 3 || s[2] !== this.embedDim || s[1] < this.module.numPrefixTokens + 1 || (!this.config.dynamicImgSize && s[1] !== T)) {
+    if (s.length !== 3 || s[2] !== this.embedDim || s[1] < this.module.tokens.numPrefixTokens + 1 || (!this.config.dynamicImgSize && s[1] !== T)) {
       throw new VitError('VIT_E_SHAPE', `forwardHead expects features [B, ${T}, ${this.embedDim}], got [${s.join(', ')}]`);
     }
     const key = `head|${s.join('x')}|${preLogits}`;
@@ -124,13 +125,13 @@ export class VitModel {
     this.checkInput(x);
     const io = parseOptions(intermediatesOptionsSchema, req.intermediates ?? {}, 'intermediates options');
     const indices = req.outputs.includes('intermediates') ? this.takeIndices(io.indices) : [];
-    const key = `fwd|${x.shape.join('x')}|${req.outputs.join(',')}|${indices.join(',')}|${io.norm}|${io.outputFmt}`;
+    const key = `fwd|${x.shape.join('x')}|${req.outputs.join(',')}|${indices.join(',')}|${io.norm}|${io.outputFmt}|${io.stopEarly}`;
     const prog = this.program(key, () => {
       const g = new GraphBuilder();
       const input = g.input(x.shape);
       const headOnly = req.outputs.every((o) => o === 'logits' || o === 'pre_logits') && this.pruneLastBlock();
       const keep = headOnly ? (this.module.headTokens ?? undefined) : undefined;
-      const inter = { indices, norm: io.norm, outputFmt: io.outputFmt };
+      const inter = { indices, norm: io.norm, outputFmt: io.outputFmt, stopEarly: io.stopEarly };
       const { features, intermediates } = this.module.buildFeatures(g, input, inter, keep);
       const needHead = req.outputs.includes('logits') || req.outputs.includes('pre_logits');
       const head = needHead ? this.module.buildHead(g, features) : null;
@@ -166,28 +167,19 @@ export class VitModel {
   /** The classifier's weights (timm get_classifier; distilled: both heads). */
   getClassifier(): { name: string; weight: Tensor; bias: Tensor }[] {
     this.ensureLive();
-    const heads = [this.module.head, this.module.headDist].filter((h) => h !== null);
-    return heads.map((h) => ({
-      name: h!.prefix,
-      weight: new Tensor(this.store().get(`${h!.prefix}.weight`), [h!.outFeatures, h!.inFeatures]),
-      bias: new Tensor(this.store().get(`${h!.prefix}.bias`), [h!.outFeatures]),
+    return this.module.classifiers.map((h) => ({
+      name: h.prefix,
+      weight: new Tensor(this.store().get(`${h.prefix}.weight`), [h.outFeatures, h.inFeatures]),
+      bias: new Tensor(this.store().get(`${h.prefix}.bias`), [h.outFeatures]),
     }));
   }
 
   /** timm reset_classifier: a new (freshly initialised) head, or none for numClasses 0; optionally a new pool. */
   resetClassifier(numClasses: number, globalPool?: VitConfig['globalPool']): void {
     this.ensureLive();
-    if (!Number.isInteger(numClasses) || numClasses < 0) throw new VitError('VIT_E_ARGUMENT', 'numClasses must be an integer >= 0');
-    const cfg = { ...this.module.cfg, numClasses };
-    if (globalPool !== undefined) {
-      if (this.module.cfg.distilled && globalPool !== 'token') throw new VitError('VIT_E_ARGUMENT', "distilled models only support globalPool 'token'");
-      if (globalPool === 'token' && !cfg.classToken) throw new VitError('VIT_E_ARGUMENT', "globalPool 'token' needs a class token");
-      if (this.module.fcNorm === null && ['avg', 'max', 'avgmax'].includes(globalPool) && cfg.fcNorm === null) cfg.fcNorm = false;
-      cfg.globalPool = globalPool;
-    }
-    const next = new VisionTransformer(cfg);
-    for (const [key, shape] of next.params()) {
-      if (key.startsWith('head')) this.weights.set(key, shape, initParam(key, shape, hashKey(key, this.seed), null));
+    const next = createModelModule(resetClassifierConfig(this.module.cfg, numClasses, globalPool));
+    for (const h of next.classifiers) {
+      for (const p of h.parameters()) this.weights.set(p.key, p.shape, initParam(p, this.seed));
     }
     this.module = next;
     this.clearPrograms();

@@ -4,7 +4,7 @@ import test from 'ava';
 import { join } from 'node:path';
 import { GraphBuilder } from '../lib/graph/builder.ts';
 import { createModel, Tensor } from '../lib/index.ts';
-import { VisionTransformer } from '../lib/models/vision-transformer.ts';
+import { createModelModule } from '../lib/models/index.ts';
 import { BASIC, basicCheckpoint, close, concat, manifest, PARITY, readIo, relErr, rows, type ParityCase } from './helpers.ts';
 
 const byName = (n: string) => [...manifest('modern'), ...manifest('seed')].find((c) => c.name === n)!;
@@ -101,7 +101,7 @@ test('logits-only forward: the last block computes only the tokens the head read
     const c = byName(name);
     const io = ioOf(c);
     const m = await load(c);
-    const vit = new VisionTransformer(m.config);
+    const vit = createModelModule(m.config);
     t.is(vit.headTokens, keep, `${name}: head tokens`);
     // The graph: the last attention runs `keep` queries and the MLP after it `keep` rows.
     const g = new GraphBuilder();
@@ -247,4 +247,22 @@ test('random init is seeded: same seed, same output; different seed, different o
   const [ya, yb, yc] = await Promise.all([a.forward(x), b.forward(x), c.forward(x)]);
   t.deepEqual(ya.data, yb.data);
   t.true(relErr(ya.data, yc.data) > 1e-3);
+});
+
+test('forwardIntermediates stopEarly: the trunk stops at the last index, features are that block normed (timm stop_early)', async (t) => {
+  const c = byName('vit_basic');
+  const io = ioOf(c);
+  const m = await load(c);
+  t.teardown(() => m.dispose());
+  const x = tensor(io.get('input')!);
+  const r = (await m.forwardIntermediates(x, { indices: [0], stopEarly: true, outputFmt: 'NLC', norm: true })) as { features: Tensor; intermediates: Tensor[] };
+  const want = io.get('intermediates_norm_nlc.0')!; // norm(block 0), patch tokens
+  close(t, r.intermediates[0], want, 'intermediate');
+  const [b, T, D] = r.features.shape;
+  const np = m.numPrefixTokens;
+  const patches = new Float32Array(b * (T - np) * D);
+  for (let i = 0; i < b; i++) patches.set(r.features.data.subarray((i * T + np) * D, (i + 1) * T * D), i * (T - np) * D);
+  close(t, new Tensor(patches, [b, T - np, D]), want, 'features = norm(block 0 output)');
+  const full = (await m.forwardIntermediates(x, { indices: [0], outputFmt: 'NLC' })) as { features: Tensor };
+  close(t, full.features, io.get('features')!, 'without stopEarly: every block');
 });

@@ -125,11 +125,11 @@ test('abort: a queued request leaves the queue at once; an aborted signal is ref
 });
 
 test('per-request timeout: VIT_E_TIMEOUT, and the request is dropped from its batch', async (t) => {
-  const b = createBatcher(model, { maxDelayMs: 300, timeoutMs: 0 });
+  const b = createBatcher(model, { maxDelayMs: 5000, timeoutMs: 0 });
   const t0 = performance.now();
   const e = await t.throwsAsync(b.forward(image(0), { timeoutMs: 20 }));
   t.is(code(e), 'VIT_E_TIMEOUT');
-  t.true(performance.now() - t0 < 250, 'settled at its deadline, not when the batch would have run');
+  t.true(performance.now() - t0 < 2000, 'settled at its deadline, not when the batch would have run (5 s)');
   const d = createBatcher(model, { maxDelayMs: 10_000, timeoutMs: 15 });
   t.is(code(await t.throwsAsync(d.forward(image(0)))), 'VIT_E_TIMEOUT', 'the batcher default applies');
   t.is(d.metrics().requests.timedOut, 1);

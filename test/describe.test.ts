@@ -1,10 +1,10 @@
 // Every registry name builds exactly timm's state_dict (keys, shapes, order). The engine's module tree
-// (VisionTransformer.params(), what model.stateDict() returns) is compared for all names without allocating
+// (createModelModule(config).params(), what model.stateDict() returns) is compared for all names without allocating
 // weights; a few small models are really created.
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { createModel, listModels, resolveModel } from '../lib/index.ts';
-import { VisionTransformer } from '../lib/models/vision-transformer.ts';
+import { createModelModule } from '../lib/models/index.ts';
 import { FIXTURES } from './helpers.ts';
 
 type Entry = [string, number[]];
@@ -37,14 +37,14 @@ for (const name of names) {
   if (isSupported(name)) {
     test(`describe ${name}`, (t) => {
       const { config } = resolveModel(name);
-      const got = new VisionTransformer(config).params();
+      const got = createModelModule(config).params();
       if (config.era === 'modern' && !modern[name]) {
         // A modern name the modern fixture lacks (vit_large_patch32_224: timm HEAD only has its head-less
         // orig_in21k weights, num_classes 0). Plain ViTs are the same network in both eras (spec: bit-identical),
         // so the seed's list applies: without the head at the default 0 classes, exactly with 1000 classes.
         t.is(config.numClasses, 0);
         t.deepEqual(got, fixtureFor(name)!.filter(([k]) => !k.startsWith('head')));
-        t.deepEqual(new VisionTransformer(resolveModel(name, { numClasses: 1000 }).config).params(), fixtureFor(name));
+        t.deepEqual(createModelModule(resolveModel(name, { numClasses: 1000 }).config).params(), fixtureFor(name));
         return;
       }
       t.deepEqual(got, fixtureFor(name));

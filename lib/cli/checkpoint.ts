@@ -8,7 +8,7 @@
 // key check) and writes exactly the model's state_dict in float32.
 import { binding } from '../binding.ts';
 import { resolveSource } from '../create-model.ts';
-import { VisionTransformer } from '../models/vision-transformer.ts';
+import { createModelModule } from '../models/index.ts';
 import { checkSupported } from '../registry/index.ts';
 import { openCheckpoint, type Checkpoint } from '../weights/checkpoint.ts';
 import { fitArchitectures, normaliseKey } from '../weights/fit.ts';
@@ -52,7 +52,7 @@ export async function convertCommand(argv: string[]): Promise<void> {
         pretrained: true,
       });
       checkSupported(resolved.config);
-      const module = new VisionTransformer(resolved.config);
+      const module = createModelModule(resolved.config);
       const store = new binding.WeightStore();
       try {
         const report = loadTensors(ckpt.tensors, module, store, 0, ckpt);

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { backends } from '../backends.ts';
 import { resolveSource } from '../create-model.ts';
-import { VisionTransformer } from '../models/vision-transformer.ts';
+import { createModelModule } from '../models/index.ts';
 import { checkSupported, listModels } from '../registry/index.ts';
 import { parse, usage } from './args.ts';
 import { describeCheckpoint } from './checkpoint.ts';
@@ -16,7 +16,7 @@ export async function describeCommand(argv: string[]): Promise<void> {
   if (isCheckpointPath(positionals[0])) return describeCheckpoint(positionals[0], values.json);
   const resolved = resolveSource(positionals[0]);
   checkSupported(resolved.config);
-  const stateDict = new VisionTransformer(resolved.config).params();
+  const stateDict = createModelModule(resolved.config).params();
   if (values.json) {
     console.log(JSON.stringify({ name: resolved.name, state_dict: stateDict, pretrained_cfg: resolved.pretrainedCfg }));
     return;

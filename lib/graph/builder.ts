@@ -1,6 +1,7 @@
 // Symbolic graph construction: modules call these methods with symbolic tensors; the finished spec crosses
 // into native code once per model and input shape.
 import type { GraphNodeSpec, GraphSpec } from '../binding.ts';
+import { fuseEpilogues } from './fuse.ts';
 
 export interface Sym {
   readonly id: number;
@@ -41,10 +42,16 @@ export class GraphBuilder {
     this.outputs.push([name, s.id]);
   }
 
-  /** The spec with nodes that no output needs removed. */
+  /** Add two tensors (b may broadcast over the batch). A residual add after a Linear fuses into it. */
+  add(name: string, a: Sym, b: Sym): Sym {
+    return this.op('add', name, [a, b], a.shape);
+  }
+
+  /** The spec: epilogues fused, nodes that no output needs removed, tensors renumbered densely. */
   spec(): GraphSpec {
+    const fused = fuseEpilogues(this.nodes, this.shapes, this.outputs);
     const producer = new Map<number, number>();
-    this.nodes.forEach((n, i) => producer.set(n.output, i));
+    fused.forEach((n, i) => producer.set(n.output, i));
     const needed = new Set<number>();
     const stack = this.outputs.map(([, id]) => id);
     while (stack.length) {
@@ -52,14 +59,24 @@ export class GraphBuilder {
       const ni = producer.get(id);
       if (ni === undefined || needed.has(ni)) continue;
       needed.add(ni);
-      stack.push(...this.nodes[ni].inputs);
+      stack.push(...fused[ni].inputs);
     }
-    return {
-      shapes: this.shapes,
-      inputs: this.inputs,
-      outputs: this.outputs,
-      nodes: this.nodes.filter((_, i) => needed.has(i)),
+    const nodes = fused.filter((_, i) => needed.has(i));
+    const ids = new Map<number, number>();
+    const shapes: number[][] = [];
+    const id = (t: number) => {
+      let v = ids.get(t);
+      if (v === undefined) {
+        v = shapes.length;
+        ids.set(t, v);
+        shapes.push(this.shapes[t]);
+      }
+      return v;
     };
+    const inputs = this.inputs.map(id);
+    const renumbered = nodes.map((n) => ({ ...n, inputs: n.inputs.map(id), output: id(n.output) }));
+    const outputs = this.outputs.map(([name, t]): [string, number] => [name, id(t)]);
+    return { shapes, inputs, outputs, nodes: renumbered };
   }
 
   private tensor(shape: readonly number[]): Sym {

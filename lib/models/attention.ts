@@ -1,39 +1,39 @@
-// timm Attention: packed qkv Linear, multi-head softmax(q k^T * scale) v, proj Linear (+ residual fused).
+// timm Attention: packed qkv Linear, multi-head softmax(q k^T * scale) v, proj Linear.
 import type { GraphBuilder, Sym } from '../graph/builder.ts';
-import { Linear, type Param } from './layers.ts';
+import { Linear } from './layers.ts';
+import { paramsOf, type ParamSpec } from './params.ts';
+
+export interface AttentionArgs {
+  dim: number;
+  numHeads: number;
+  qkvBias: boolean;
+  /** Attention scale; timm's default head_dim^-0.5 (the seed's qk_scale overrides it). */
+  scale: number;
+}
 
 export class Attention {
   readonly qkv: Linear;
   readonly proj: Linear;
   constructor(
     readonly prefix: string,
-    readonly dim: number,
-    readonly numHeads: number,
-    qkvBias: boolean,
-    /** Seed qk_scale override; default head_dim^-0.5. */
-    readonly scale: number,
-    /** Modern timm multiplies q before q k^T; the seed scaled the scores after. */
-    readonly scaleQ: boolean,
+    readonly a: AttentionArgs,
   ) {
-    this.qkv = new Linear(`${prefix}.qkv`, dim, dim * 3, qkvBias);
-    this.proj = new Linear(`${prefix}.proj`, dim, dim);
+    this.qkv = new Linear(`${prefix}.qkv`, a.dim, a.dim * 3, a.qkvBias);
+    this.proj = new Linear(`${prefix}.proj`, a.dim, a.dim);
   }
 
-  params(): Param[] {
-    return [...this.qkv.params(), ...this.proj.params()];
+  parameters(): ParamSpec[] {
+    return paramsOf(this.qkv, this.proj);
   }
 
-  /**
-   * Returns residual + gamma * proj(attn(x)). With `queries`, only the first `queries` tokens are computed
-   * (each still attends over all of x); residual must then be those tokens.
-   */
-  build(g: GraphBuilder, x: Sym, residual: Sym, gamma?: string, queries?: number): Sym {
+  /** proj(attn(x)) [B, Q, D]. With `queries`, only the first `queries` tokens are computed (each over all of x). */
+  build(g: GraphBuilder, x: Sym, queries?: number): Sym {
     const qkv = this.qkv.build(g, x); // [B, T, 3D]
     const [b, t, d] = x.shape;
     const q = queries ?? t;
-    const attrs: Record<string, number> = { heads: this.numHeads, scale: this.scale, scale_q: this.scaleQ ? 1 : 0 };
+    const attrs: Record<string, number> = { heads: this.a.numHeads, scale: this.a.scale };
     if (q !== t) attrs.queries = q;
     const a = g.op('attention', this.prefix, [qkv], [b, q, d], { attrs }); // [B, Q, D]
-    return this.proj.build(g, a, { residual, gamma });
+    return this.proj.build(g, a);
   }
 }

@@ -1,47 +1,32 @@
-// timm Block (pre-norm): x = x + ls1(attn(norm1(x))); x = x + ls2(mlp(norm2(x))). LayerScale and the
-// residual adds are GEMM post-ops of attn.proj and mlp.fc2.
+// timm Block (pre-norm): x = x + ls1(attn(norm1(x))); x = x + ls2(mlp(norm2(x))). Written as timm writes it;
+// the residual adds and LayerScale become post-ops of attn.proj and mlp.fc2 in the graph builder's fusion pass.
 import type { GraphBuilder, Sym } from '../graph/builder.ts';
-import { Attention } from './attention.ts';
-import { LayerNorm, type Param } from './layers.ts';
-import { Mlp } from './mlp.ts';
+import type { BlockArgs, BlockModule, NormModule } from './factories.ts';
+import { makeAttention, makeMlp, makeNorm } from './factories.ts';
+import { LayerScale } from './layers.ts';
+import { paramsOf, type ParamSpec } from './params.ts';
 
-export interface BlockOptions {
-  dim: number;
-  numHeads: number;
-  mlpRatio: number;
-  qkvBias: boolean;
-  scale: number;
-  scaleQ: boolean;
-  eps: number;
-  layerScale: boolean;
-  actLayer: 'gelu' | 'gelu_tanh';
-}
-
-export class Block {
-  readonly norm1: LayerNorm;
-  readonly attn: Attention;
-  readonly norm2: LayerNorm;
-  readonly mlp: Mlp;
+export class Block implements BlockModule {
+  readonly norm1: NormModule;
+  readonly attn: ReturnType<typeof makeAttention>;
+  readonly ls1: LayerScale | null;
+  readonly norm2: NormModule;
+  readonly mlp: ReturnType<typeof makeMlp>;
+  readonly ls2: LayerScale | null;
   constructor(
     readonly prefix: string,
-    readonly o: BlockOptions,
+    a: BlockArgs,
   ) {
-    this.norm1 = new LayerNorm(`${prefix}.norm1`, o.dim, o.eps);
-    this.attn = new Attention(`${prefix}.attn`, o.dim, o.numHeads, o.qkvBias, o.scale, o.scaleQ);
-    this.norm2 = new LayerNorm(`${prefix}.norm2`, o.dim, o.eps);
-    this.mlp = new Mlp(`${prefix}.mlp`, o.dim, Math.floor(o.dim * o.mlpRatio), o.actLayer);
+    this.norm1 = makeNorm(a.normLayer, `${prefix}.norm1`, a.dim, a.normEps);
+    this.attn = makeAttention(a.attnLayer, `${prefix}.attn`, a);
+    this.ls1 = a.initValues !== null ? new LayerScale(`${prefix}.ls1`, a.dim, a.initValues) : null;
+    this.norm2 = makeNorm(a.normLayer, `${prefix}.norm2`, a.dim, a.normEps);
+    this.mlp = makeMlp(a.mlpLayer, `${prefix}.mlp`, a.dim, Math.floor(a.dim * a.mlpRatio), a.actLayer);
+    this.ls2 = a.initValues !== null ? new LayerScale(`${prefix}.ls2`, a.dim, a.initValues) : null;
   }
 
-  params(): Param[] {
-    const ls = (i: number): Param[] => (this.o.layerScale ? [[`${this.prefix}.ls${i}.gamma`, [this.o.dim]]] : []);
-    return [
-      ...this.norm1.params(),
-      ...this.attn.params(),
-      ...ls(1),
-      ...this.norm2.params(),
-      ...this.mlp.params(),
-      ...ls(2),
-    ];
+  parameters(): ParamSpec[] {
+    return paramsOf(this.norm1, this.attn, this.ls1, this.norm2, this.mlp, this.ls2);
   }
 
   /**
@@ -50,13 +35,11 @@ export class Block {
    * they equal the same rows of the full block).
    */
   build(g: GraphBuilder, x: Sym, keepTokens?: number): Sym {
-    const ls = (i: number) => (this.o.layerScale ? `${this.prefix}.ls${i}.gamma` : undefined);
     const [b, t, d] = x.shape;
     const keep = keepTokens !== undefined && keepTokens < t ? keepTokens : undefined;
-    const residual = keep
-      ? g.op('slice_tokens', this.prefix, [x], [b, keep, d], { attrs: { start: 0, count: keep } })
-      : x;
-    x = this.attn.build(g, this.norm1.build(g, x), residual, ls(1), keep);
-    return this.mlp.build(g, this.norm2.build(g, x), x, ls(2));
+    const shortcut = keep ? g.op('slice_tokens', this.prefix, [x], [b, keep, d], { attrs: { start: 0, count: keep } }) : x;
+    const ls = (m: LayerScale | null, y: Sym) => (m ? m.build(g, y) : y);
+    x = g.add(`${this.prefix}.add1`, shortcut, ls(this.ls1, this.attn.build(g, this.norm1.build(g, x), keep)));
+    return g.add(`${this.prefix}.add2`, x, ls(this.ls2, this.mlp.build(g, this.norm2.build(g, x))));
   }
 }

@@ -7,8 +7,8 @@ export type PosResampleMode = 'bilinear' | 'bicubic_aa';
 export interface VitConfig {
   /** 'modern' = timm 1.0.x semantics; 'legacy' = timm 0.4.5 (seed) semantics. */
   era: 'modern' | 'legacy';
-  /** VisionTransformer or VisionTransformerDistilled (DeiT with dist_token / head_dist). */
-  distilled: boolean;
+  /** timm model class (lib/models/index.ts MODEL_CLASSES): VisionTransformer, VisionTransformerDistilled (DeiT). */
+  modelClass: string;
   imgSize: [number, number];
   patchSize: number;
   inChans: number;
@@ -23,6 +23,8 @@ export interface VitConfig {
   /** LayerNorm eps (1e-6 for timm ViTs; the seed small model 1e-5). */
   normEps: number;
   classToken: boolean;
+  /** Register tokens after the class token (timm reg_tokens). */
+  regTokens: number;
   /** DeiT-III / big_vision: pos_embed covers patch tokens only, added before the prefix concat. */
   noEmbedClass: boolean;
   globalPool: GlobalPool;
@@ -37,8 +39,13 @@ export interface VitConfig {
   /** Options of other ViT families that are not implemented yet (reg tokens, pre-norm, map pooling, ...):
    *  any entry here makes createModel fail with VIT_E_UNSUPPORTED naming it. */
   unsupported: string[];
-  /** MLP activation, timm's act_layer names: exact-erf GELU, or its tanh approximation ('gelu_tanh'). */
-  actLayer: 'gelu' | 'gelu_tanh';
+  /** Injected layers by timm name (lib/models/factories.ts, blocks.ts): act_layer ('gelu' = exact erf,
+   *  'gelu_tanh'), norm_layer, mlp_layer, attn_layer, block_fn. */
+  actLayer: string;
+  normLayer: string;
+  mlpLayer: string;
+  attnLayer: string;
+  blockFn: string;
   /** Hybrid CNN backbone (timm ResNetV2 / ResNet-D under HybridEmbed; lib/models/hybrid-embed.ts). */
   backbone?: Record<string, unknown>;
 }
@@ -66,7 +73,7 @@ export interface PretrainedCfg {
 
 export const defaultVitConfig: VitConfig = {
   era: 'modern',
-  distilled: false,
+  modelClass: 'VisionTransformer',
   imgSize: [224, 224],
   patchSize: 16,
   inChans: 3,
@@ -78,6 +85,7 @@ export const defaultVitConfig: VitConfig = {
   qkvBias: true,
   normEps: 1e-6,
   classToken: true,
+  regTokens: 0,
   noEmbedClass: false,
   globalPool: 'token',
   fcNorm: null,
@@ -86,5 +94,9 @@ export const defaultVitConfig: VitConfig = {
   dynamicImgPad: false,
   representationSize: null,
   actLayer: 'gelu',
+  normLayer: 'layernorm',
+  mlpLayer: 'Mlp',
+  attnLayer: 'Attention',
+  blockFn: 'Block',
   unsupported: [],
 };

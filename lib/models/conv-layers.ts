@@ -2,7 +2,7 @@
 // layers/padding.py TF 'same' padding), BatchNorm2d (folded into the conv before it when weights load),
 // GroupNormAct (layers/norm_act.py), max / avg pooling (layers/pool2d_same.py, nn.MaxPool2d, nn.AvgPool2d).
 import type { GraphBuilder, Sym } from '../graph/builder.ts';
-import type { Param } from './layers.ts';
+import { param, type ParamSpec } from './params.ts';
 
 /** TF 'same' padding along one axis (timm get_same_padding): [before, after]. */
 export function samePadding(size: number, k: number, s: number, d = 1): [number, number] {
@@ -20,10 +20,13 @@ export class BatchNorm2d {
     readonly channels: number,
     readonly eps = 1e-5,
   ) {}
-  params(): Param[] {
+  parameters(): ParamSpec[] {
     const c = this.channels;
     const k = this.prefix;
-    return [[`${k}.weight`, [c]], [`${k}.bias`, [c]], [`${k}.running_mean`, [c]], [`${k}.running_var`, [c]], [`${k}.num_batches_tracked`, []]];
+    return [
+      param(`${k}.weight`, [c], 'ones'), param(`${k}.bias`, [c], 'zeros'), param(`${k}.running_mean`, [c], 'zeros'),
+      param(`${k}.running_var`, [c], 'ones'), param(`${k}.num_batches_tracked`, [], 'zeros'),
+    ];
   }
 }
 
@@ -59,9 +62,9 @@ export class Conv2d {
     this.stdEps = o.stdEps ?? 1e-5;
   }
 
-  params(): Param[] {
-    const p: Param[] = [[`${this.prefix}.weight`, [this.outCh, this.inCh, this.kernel, this.kernel]]];
-    if (this.bias) p.push([`${this.prefix}.bias`, [this.outCh]]);
+  parameters(): ParamSpec[] {
+    const p = [param(`${this.prefix}.weight`, [this.outCh, this.inCh, this.kernel, this.kernel], 'kaiming_fan_out')];
+    if (this.bias) p.push(param(`${this.prefix}.bias`, [this.outCh], 'zeros'));
     return p;
   }
 
@@ -95,8 +98,8 @@ export class GroupNormAct {
     readonly relu: boolean,
     readonly eps = 1e-5,
   ) {}
-  params(): Param[] {
-    return [[`${this.prefix}.weight`, [this.channels]], [`${this.prefix}.bias`, [this.channels]]];
+  parameters(): ParamSpec[] {
+    return [param(`${this.prefix}.weight`, [this.channels], 'ones'), param(`${this.prefix}.bias`, [this.channels], 'zeros')];
   }
   /** act(gn(x) + residual); `relu` overrides the module's own activation (the block's act3 after the add). */
   build(g: GraphBuilder, x: Sym, o: { residual?: Sym; relu?: boolean } = {}): Sym {

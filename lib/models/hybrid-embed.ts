@@ -2,7 +2,7 @@
 // proj Conv2d(C_feat -> D, kernel = stride = patch size; 1x1 for every seed hybrid) -> tokens. The projection
 // reuses the patch_embed op (patchify + GEMM). Feature reduction = backbone stride x patch size.
 import { GraphBuilder, type Sym } from '../graph/builder.ts';
-import type { Param } from './layers.ts';
+import { param, type ParamSpec } from './params.ts';
 import { ResNet } from './resnet.ts';
 import { ResNetV2 } from './resnetv2.ts';
 
@@ -60,12 +60,12 @@ export class HybridEmbed {
     return Math.round(this.imgSize[0] / fh) * this.patchSize;
   }
 
-  params(): Param[] {
+  parameters(): ParamSpec[] {
     const c = this.backbone.outChannels;
     return [
-      ...this.backbone.params(),
-      [`${this.prefix}.proj.weight`, [this.embedDim, c, this.patchSize, this.patchSize]],
-      [`${this.prefix}.proj.bias`, [this.embedDim]],
+      ...this.backbone.parameters(),
+      param(`${this.prefix}.proj.weight`, [this.embedDim, c, this.patchSize, this.patchSize], 'trunc_normal'),
+      param(`${this.prefix}.proj.bias`, [this.embedDim], 'zeros'),
     ];
   }
 

@@ -1,9 +1,14 @@
-// Shared builders for the timm layers every module uses: Linear and LayerNorm, named by state_dict prefix.
+// Shared builders for the timm layers every module uses: Linear, LayerNorm and LayerScale, named by state_dict
+// prefix. Residual adds and LayerScale are written as timm writes them; the graph builder's fusion pass folds
+// them into the Linear before them (lib/graph/fuse.ts).
 import type { GraphBuilder, Sym } from '../graph/builder.ts';
+import { param, type ParamSpec } from './params.ts';
 
-export type Param = [key: string, shape: number[]];
+export type { Param, ParamSpec } from './params.ts';
 
+/** Activations a Linear can apply in its epilogue (native attr `act`). */
 export const ACT = { none: 0, gelu: 1, tanh: 2, gelu_tanh: 3 } as const;
+export type LinearAct = keyof typeof ACT;
 
 export class Linear {
   constructor(
@@ -13,24 +18,18 @@ export class Linear {
     readonly bias = true,
   ) {}
 
-  params(): Param[] {
-    const p: Param[] = [[`${this.prefix}.weight`, [this.outFeatures, this.inFeatures]]];
-    if (this.bias) p.push([`${this.prefix}.bias`, [this.outFeatures]]);
+  parameters(): ParamSpec[] {
+    const p = [param(`${this.prefix}.weight`, [this.outFeatures, this.inFeatures], 'trunc_normal')];
+    if (this.bias) p.push(param(`${this.prefix}.bias`, [this.outFeatures], 'zeros'));
     return p;
   }
 
-  /** y = residual + gamma * act(x W^T + b), all in one native GEMM with post-ops. */
-  build(
-    g: GraphBuilder,
-    x: Sym,
-    opts: { act?: keyof typeof ACT; gamma?: string; residual?: Sym } = {},
-  ): Sym {
+  /** y = act(x W^T + b), one native GEMM. */
+  build(g: GraphBuilder, x: Sym, act: LinearAct = 'none'): Sym {
     const weights: Record<string, string> = { weight: `${this.prefix}.weight` };
     if (this.bias) weights.bias = `${this.prefix}.bias`;
-    if (opts.gamma) weights.gamma = opts.gamma;
     const shape = [...x.shape.slice(0, -1), this.outFeatures];
-    const inputs = opts.residual ? [x, opts.residual] : [x];
-    return g.op('linear', this.prefix, inputs, shape, { weights, attrs: { act: ACT[opts.act ?? 'none'] } });
+    return g.op('linear', this.prefix, [x], shape, { weights, attrs: { act: ACT[act] } });
   }
 }
 
@@ -41,11 +40,8 @@ export class LayerNorm {
     readonly eps: number,
   ) {}
 
-  params(): Param[] {
-    return [
-      [`${this.prefix}.weight`, [this.dim]],
-      [`${this.prefix}.bias`, [this.dim]],
-    ];
+  parameters(): ParamSpec[] {
+    return [param(`${this.prefix}.weight`, [this.dim], 'ones'), param(`${this.prefix}.bias`, [this.dim], 'zeros')];
   }
 
   build(g: GraphBuilder, x: Sym): Sym {
@@ -53,5 +49,22 @@ export class LayerNorm {
       weights: { weight: `${this.prefix}.weight`, bias: `${this.prefix}.bias` },
       attrs: { eps: this.eps },
     });
+  }
+}
+
+/** timm LayerScale: x * gamma (per channel). */
+export class LayerScale {
+  constructor(
+    readonly prefix: string,
+    readonly dim: number,
+    readonly initValues: number,
+  ) {}
+
+  parameters(): ParamSpec[] {
+    return [param(`${this.prefix}.gamma`, [this.dim], { value: this.initValues })];
+  }
+
+  build(g: GraphBuilder, x: Sym): Sym {
+    return g.op('layer_scale', this.prefix, [x], x.shape, { weights: { gamma: `${this.prefix}.gamma` } });
   }
 }

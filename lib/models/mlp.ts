@@ -1,6 +1,7 @@
-// timm layers/mlp.py Mlp: fc1 -> GELU (exact erf, or timm's 'gelu_tanh'; fused into the GEMM) -> fc2 (+ residual).
+// timm layers/mlp.py Mlp: fc1 -> activation (fused into the GEMM) -> fc2.
 import type { GraphBuilder, Sym } from '../graph/builder.ts';
-import { Linear, type Param } from './layers.ts';
+import { Linear, type LinearAct } from './layers.ts';
+import { paramsOf, type ParamSpec } from './params.ts';
 
 export class Mlp {
   readonly fc1: Linear;
@@ -9,18 +10,17 @@ export class Mlp {
     readonly prefix: string,
     dim: number,
     hidden: number,
-    readonly act: 'gelu' | 'gelu_tanh' = 'gelu',
+    readonly act: LinearAct,
   ) {
     this.fc1 = new Linear(`${prefix}.fc1`, dim, hidden);
     this.fc2 = new Linear(`${prefix}.fc2`, hidden, dim);
   }
 
-  params(): Param[] {
-    return [...this.fc1.params(), ...this.fc2.params()];
+  parameters(): ParamSpec[] {
+    return paramsOf(this.fc1, this.fc2);
   }
 
-  build(g: GraphBuilder, x: Sym, residual: Sym, gamma?: string): Sym {
-    const h = this.fc1.build(g, x, { act: this.act });
-    return this.fc2.build(g, h, { residual, gamma });
+  build(g: GraphBuilder, x: Sym): Sym {
+    return this.fc2.build(g, this.fc1.build(g, x, this.act));
   }
 }

@@ -1,6 +1,6 @@
 // timm layers/patch_embed.py PatchEmbed: Conv2d(C -> D, kernel = stride = P) as patchify + GEMM.
 import type { GraphBuilder, Sym } from '../graph/builder.ts';
-import type { Param } from './layers.ts';
+import { param, type ParamSpec } from './params.ts';
 
 export class PatchEmbed {
   readonly prefix = 'patch_embed';
@@ -23,9 +23,12 @@ export class PatchEmbed {
     return this.dynamicImgPad ? [Math.ceil(h / p), Math.ceil(w / p)] : [Math.floor(h / p), Math.floor(w / p)];
   }
 
-  params(): Param[] {
-    const p: Param[] = [[`${this.prefix}.proj.weight`, [this.embedDim, this.inChans, this.patchSize, this.patchSize]]];
-    if (this.bias) p.push([`${this.prefix}.proj.bias`, [this.embedDim]]);
+  /** in_chans adaptation applies to the projection. */
+  readonly firstConv = 'patch_embed.proj';
+
+  parameters(): ParamSpec[] {
+    const p = [param(`${this.prefix}.proj.weight`, [this.embedDim, this.inChans, this.patchSize, this.patchSize], 'trunc_normal')];
+    if (this.bias) p.push(param(`${this.prefix}.proj.bias`, [this.embedDim], 'zeros'));
     return p;
   }
 

@@ -5,12 +5,12 @@
 // conv 1x1 -> BN (`downsample.1` / `.2`). Every BatchNorm is folded into the conv before it.
 import type { GraphBuilder, Sym } from '../graph/builder.ts';
 import { BatchNorm2d, Conv2d, pool2d } from './conv-layers.ts';
-import type { Param } from './layers.ts';
+import { paramsOf, type ParamSpec } from './params.ts';
 
 type Spec = Record<string, unknown>;
 type ConvBn = { conv: Conv2d; bn: BatchNorm2d };
 const convBn = (conv: Conv2d, bn: string): ConvBn => ({ conv, bn: new BatchNorm2d(bn, conv.outCh) });
-const cbParams = (c: ConvBn): Param[] => [...c.conv.params(), ...c.bn.params()];
+const cbParams = (c: ConvBn): ParamSpec[] => paramsOf(c.conv, c.bn);
 
 class Bottleneck {
   readonly c1: ConvBn;
@@ -29,7 +29,7 @@ class Bottleneck {
       this.downsample = { ...convBn(conv, `${p}.downsample.${i + 1}`), pool: avgDown ? stride : 1 };
     }
   }
-  params(): Param[] {
+  parameters(): ParamSpec[] {
     return [...cbParams(this.c1), ...cbParams(this.c2), ...cbParams(this.c3), ...(this.downsample ? cbParams(this.downsample) : [])];
   }
   build(g: GraphBuilder, x: Sym): Sym {
@@ -79,11 +79,8 @@ export class ResNet {
     this.outChannels = inplanes;
   }
   /** timm order: conv1 (Sequential), bn1, layer1..; within a block conv1, bn1, conv2, bn2, conv3, bn3, downsample. */
-  params(): Param[] {
-    const p: Param[] = [];
-    for (const c of this.stem) p.push(...cbParams(c));
-    for (const b of this.blocks) p.push(...b.params());
-    return p;
+  parameters(): ParamSpec[] {
+    return [...this.stem.flatMap(cbParams), ...paramsOf(...this.blocks)];
   }
   build(g: GraphBuilder, x: Sym): Sym {
     let y = x;

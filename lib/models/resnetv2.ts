@@ -6,7 +6,7 @@
 // `stem.` prefix (vit_tiny_r_s16_p8_224).
 import type { GraphBuilder, Sym } from '../graph/builder.ts';
 import { Conv2d, GroupNormAct, pool2d, type StdMode } from './conv-layers.ts';
-import type { Param } from './layers.ts';
+import { paramsOf, type ParamSpec } from './params.ts';
 
 type Spec = Record<string, unknown>;
 
@@ -36,11 +36,8 @@ class Bottleneck {
     this.conv3 = conv('conv3', mid, outCh, 1);
     this.norm3 = new GroupNormAct(`${p}.norm3`, outCh, groups, false);
   }
-  params(): Param[] {
-    const p: Param[] = [];
-    if (this.downsample) p.push(...this.downsample.conv.params(), ...this.downsample.norm.params());
-    for (const m of [this.conv1, this.norm1, this.conv2, this.norm2, this.conv3, this.norm3]) p.push(...m.params());
-    return p;
+  parameters(): ParamSpec[] {
+    return paramsOf(this.downsample?.conv, this.downsample?.norm, this.conv1, this.norm1, this.conv2, this.norm2, this.conv3, this.norm3);
   }
   build(g: GraphBuilder, x: Sym): Sym {
     const shortcut = this.downsample ? this.downsample.norm.build(g, this.downsample.conv.build(g, x)) : x;
@@ -79,10 +76,8 @@ export class ResNetV2 {
     });
     this.outChannels = prev;
   }
-  params(): Param[] {
-    const p = [...this.stemConv.params(), ...this.stemNorm.params()];
-    for (const b of this.blocks) p.push(...b.params());
-    return p;
+  parameters(): ParamSpec[] {
+    return paramsOf(this.stemConv, this.stemNorm, ...this.blocks);
   }
   build(g: GraphBuilder, x: Sym): Sym {
     let y = this.stemNorm.build(g, this.stemConv.build(g, x));

@@ -8,25 +8,28 @@
 import { defaultVitConfig, type PretrainedCfg, type VitConfig } from '../models/config.ts';
 import { registryError } from './errors.ts';
 import type { Lookup } from './lookup.ts';
+import { mapModelArgs } from './model-args.ts';
 
 export interface BuildInput {
   look: Lookup;
   /** The cfg the model is built with (the arch's, or one from an HF config.json). */
   pretrainedCfg: PretrainedCfg;
-  /** Values the caller set explicitly (undefined = not set). */
-  explicit: Partial<VitConfig>;
+  /** model_args the caller set on top of the architecture's (a config.json's, createModel's options). */
+  modelArgs: Record<string, unknown>;
   pretrained: boolean;
 }
 
 const LEGACY_BASE: Partial<VitConfig> = { era: 'legacy', globalPool: 'token', fcNorm: false, normEps: 1e-6 };
 
-export function buildConfig({ look, pretrainedCfg: cfg, explicit, pretrained }: BuildInput): VitConfig {
-  const args = look.entry({ pretrained });
+export function buildConfig({ look, pretrainedCfg: cfg, modelArgs, pretrained }: BuildInput): VitConfig {
+  const args = mapModelArgs({ ...look.arch.args, ...(pretrained ? look.arch.pretrainedArgs : {}) });
+  const explicit = mapModelArgs(modelArgs);
   const legacy = look.era === 'legacy';
   const c: VitConfig = {
     ...defaultVitConfig,
     ...(legacy ? LEGACY_BASE : {}),
     ...args,
+    modelClass: look.arch.cls,
     era: look.era,
     unsupported: [...(args.unsupported ?? [])],
   };
@@ -73,7 +76,7 @@ function validate(c: VitConfig): void {
   if (c.embedDim % c.numHeads) invalid(`embedDim ${c.embedDim} is not divisible by numHeads ${c.numHeads}`);
   if (!['', 'token', 'avg', 'max', 'avgmax'].includes(c.globalPool)) invalid(`globalPool must be '', 'token', 'avg', 'max' or 'avgmax', got '${c.globalPool}'`);
   if (!c.classToken && c.globalPool === 'token') invalid(`globalPool 'token' needs a class token`);
-  if (c.distilled && (c.globalPool !== 'token' || !c.classToken)) invalid(`distilled models only support globalPool 'token'`);
+  if (c.modelClass === 'VisionTransformerDistilled' && (c.globalPool !== 'token' || !c.classToken)) invalid(`distilled models only support globalPool 'token'`);
 
   const offEra: string[] = [];
   if (c.era === 'legacy') {

@@ -1,18 +1,17 @@
 // The model registry: names -> VitConfig + pretrained cfg (timm's create_model / list_models / get_pretrained_cfg).
 // Data lives in pretrained-cfgs.ts (generated), entrypoints in entrypoints.ts, name rules in lookup.ts.
-import type { PretrainedCfg, VitConfig } from '../models/config.ts';
+import type { PretrainedCfg } from '../models/config.ts';
 import { buildConfig } from './build-config.ts';
-import { registryError } from './errors.ts';
 import { LEGACY_PREFIX, allNames, lookup, tagsOf } from './lookup.ts';
 import { fnmatchToRegExp } from './names.ts';
+import { overridesToModelArgs } from './overrides.ts';
 import type { ResolvedModel, ResolveOverrides } from './types.ts';
 
 export type { ResolvedModel, ResolveOverrides } from './types.ts';
 export type { RegistryError, RegistryErrorCode, RegistryErrorDetails } from './errors.ts';
 export { resolveConfig, type HfConfig } from './hf-config.ts';
-export { expectedStateDict, checkSupported, countParams, usesFcNorm, type StateDictEntry } from './state-dict.ts';
-
-const OVERRIDE_KEYS = new Set(['numClasses', 'imgSize', 'inChans', 'globalPool', 'dynamicImgSize', 'dynamicImgPad', 'actLayer', 'pretrained']);
+export { expectedStateDict, checkSupported, countParams, type StateDictEntry } from './state-dict.ts';
+export { usesFcNorm } from '../models/vision-transformer.ts';
 
 /**
  * Resolve 'arch', 'arch.tag' or 'legacy:arch' (plus overrides, timm create_model kwargs in camelCase) to a
@@ -21,13 +20,10 @@ const OVERRIDE_KEYS = new Set(['numClasses', 'imgSize', 'inChans', 'globalPool',
  * `pretrained` mirrors timm's pretrained=True; it only changes the seed vit_small_patch16_224 (qk_scale 768^-0.5).
  */
 export function resolveModel(name: string, overrides: ResolveOverrides = {}): ResolvedModel {
-  const extra = Object.keys(overrides).filter((k) => !OVERRIDE_KEYS.has(k));
-  if (extra.length) throw registryError('VIT_E_ARGUMENT', `unknown option(s): ${extra.join(', ')}`);
+  const { pretrained = false, ...rest } = overrides;
+  const modelArgs = overridesToModelArgs(rest);
   const look = lookup(name);
-  const { imgSize, pretrained, ...rest } = overrides;
-  const explicit: Partial<VitConfig> = { ...rest };
-  if (imgSize !== undefined) explicit.imgSize = typeof imgSize === 'number' ? [imgSize, imgSize] : [imgSize[0], imgSize[1]];
-  const config = buildConfig({ look, pretrainedCfg: look.cfg, explicit, pretrained: pretrained ?? false });
+  const config = buildConfig({ look, pretrainedCfg: look.cfg, modelArgs, pretrained });
   return { name: look.name, tag: look.tag, config, pretrainedCfg: look.cfg };
 }
 

@@ -4,7 +4,7 @@
 //    longer has (vit_deit_*, *_in21k, vit_base_resnet50_384, ...) resolves to its legacy definition.
 //  - Tags exist for modern names only; the default tag is timm's (first cfg with weights).
 import type { PretrainedCfg } from '../models/config.ts';
-import { legacyEntrypoints, modernEntrypoints, type Entrypoint } from './entrypoints.ts';
+import { legacyArchs, modernArchs, type ArchDef } from './entrypoints.ts';
 import { registryError } from './errors.ts';
 import { closestNames } from './names.ts';
 import { defaultTags, legacyDefaultCfgs, pretrainedCfgs } from './pretrained-cfgs.ts';
@@ -17,7 +17,8 @@ export interface Lookup {
   name: string;
   /** Modern tag ('augreg_in21k_ft_in1k', ...); null for legacy names (timm 0.4.5 had no tags). */
   tag: string | null;
-  entry: Entrypoint;
+  /** The architecture's model class and entrypoint model_args. */
+  arch: ArchDef;
   /** A fresh copy, safe to modify. */
   cfg: PretrainedCfg;
 }
@@ -26,8 +27,8 @@ const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k)
 
 /** Every name `lookup` accepts without a tag: modern archs, bare seed-only names, and `legacy:` names. */
 export function allNames(): string[] {
-  const bareLegacy = Object.keys(legacyEntrypoints).filter((n) => !has(modernEntrypoints, n));
-  return [...Object.keys(modernEntrypoints), ...bareLegacy, ...Object.keys(legacyEntrypoints).map((n) => LEGACY_PREFIX + n)];
+  const bareLegacy = Object.keys(legacyArchs).filter((n) => !has(modernArchs, n));
+  return [...Object.keys(modernArchs), ...bareLegacy, ...Object.keys(legacyArchs).map((n) => LEGACY_PREFIX + n)];
 }
 
 export function tagsOf(arch: string): string[] {
@@ -46,24 +47,24 @@ export function lookup(name: string): Lookup {
   if (typeof name !== 'string' || !name) throw registryError('VIT_E_ARGUMENT', 'model name must be a non-empty string');
   if (name.startsWith(LEGACY_PREFIX)) {
     const arch = name.slice(LEGACY_PREFIX.length);
-    if (!has(legacyEntrypoints, arch)) unknown(name, allNames());
+    if (!has(legacyArchs, arch)) unknown(name, allNames());
     return legacy(arch);
   }
   const dot = name.indexOf('.');
   const arch = dot < 0 ? name : name.slice(0, dot);
-  if (has(modernEntrypoints, arch)) {
+  if (has(modernArchs, arch)) {
     const tag = dot < 0 ? defaultTags[arch] : name.slice(dot + 1);
     const cfg = pretrainedCfgs[`${arch}.${tag}`];
     if (!cfg) unknown(name, tagsOf(arch).map((t) => `${arch}.${t}`), 'pretrained tag');
-    return { era: 'modern', name: arch, tag, entry: modernEntrypoints[arch], cfg: copyCfg(cfg) };
+    return { era: 'modern', name: arch, tag, arch: modernArchs[arch], cfg: copyCfg(cfg) };
   }
-  if (dot < 0 && has(legacyEntrypoints, arch)) return legacy(arch);
-  if (dot >= 0 && has(legacyEntrypoints, arch)) {
+  if (dot < 0 && has(legacyArchs, arch)) return legacy(arch);
+  if (dot >= 0 && has(legacyArchs, arch)) {
     throw registryError('VIT_E_UNKNOWN_MODEL', `'${arch}' is a timm 0.4.5 (legacy) name, which has no pretrained tags; use '${arch}'.`, { suggestions: [arch] });
   }
   return unknown(name, allNames());
 }
 
 function legacy(arch: string): Lookup {
-  return { era: 'legacy', name: LEGACY_PREFIX + arch, tag: null, entry: legacyEntrypoints[arch], cfg: copyCfg(legacyDefaultCfgs[arch]) };
+  return { era: 'legacy', name: LEGACY_PREFIX + arch, tag: null, arch: legacyArchs[arch], cfg: copyCfg(legacyDefaultCfgs[arch]) };
 }

@@ -9,6 +9,7 @@ export interface ResolvedModel {
   pretrainedCfg: PretrainedCfg;
 }
 
+/** createModel's model options (lib/registry/overrides.ts maps each to its timm kwarg). */
 export interface ResolveOverrides {
   numClasses?: number;
   imgSize?: number | [number, number];
@@ -16,7 +17,7 @@ export interface ResolveOverrides {
   globalPool?: VitConfig['globalPool'];
   dynamicImgSize?: boolean;
   dynamicImgPad?: boolean;
-  actLayer?: VitConfig['actLayer'];
+  actLayer?: string;
   /** timm's `pretrained=True`; pass true when a checkpoint will be loaded (decides the seed small model's qk_scale). */
   pretrained?: boolean;
 }

@@ -7,7 +7,7 @@ import { VitError } from '../errors.ts';
 import type { ResampleMode } from './adapt.ts';
 import { ByteFile, checkpointError } from './byte-file.ts';
 import { mapJax } from './jax.ts';
-import type { CheckpointTensor } from './load.ts';
+import type { CheckpointTensor } from './checkpoint-tensor.ts';
 import { readNpz } from './npz.ts';
 import { isTar, readLegacyPth, readTarPth, readZipPth } from './pth.ts';
 import { openSafetensors } from './safetensors.ts';

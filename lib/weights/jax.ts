@@ -4,7 +4,7 @@
 // block{i}/unit{j}); the loader resamples patch-size and position-grid differences. Tensors stay lazy: each
 // read() pulls only its own arrays. An .npz without JAX names is read as a plain {timm key: array} state dict.
 import { checkpointError, type ByteFile } from './byte-file.ts';
-import type { CheckpointTensor } from './load.ts';
+import type { CheckpointTensor } from './checkpoint-tensor.ts';
 import { npyView, readNpyView, type NpyArray } from './npz.ts';
 import { gather, numel, type View } from './strided.ts';
 import type { ZipArchive } from './zip.ts';

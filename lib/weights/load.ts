@@ -3,12 +3,13 @@
 // unexpected or mis-shaped key is reported together.
 import type { NativeWeightStore } from '../binding.ts';
 import { VitError } from '../errors.ts';
-import type { VisionTransformer } from '../models/vision-transformer.ts';
+import type { ModelModule } from '../models/index.ts';
 import { adaptInputConv, resamplePosEmbed, type ResampleMode } from './adapt.ts';
-import { hashKey, initParam } from './init.ts';
+import { initParam } from './init.ts';
 import { openCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { resamplePatchEmbed } from './patch-resample.ts';
-import { toFloat32, type StDtype } from './safetensors.ts';
+import type { CheckpointTensor } from './checkpoint-tensor.ts';
+import { toFloat32 } from './safetensors.ts';
 
 export interface LoadReport {
   loaded: number;
@@ -20,11 +21,7 @@ export interface LoadReport {
   dropped: string[];
 }
 
-export interface CheckpointTensor {
-  shape: number[];
-  dtype: StDtype;
-  read(): Buffer;
-}
+export type { CheckpointTensor } from './checkpoint-tensor.ts';
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
@@ -34,23 +31,19 @@ export function readCheckpoint(path: string): Checkpoint {
   return openCheckpoint(path);
 }
 
-/** timm filter: unwrap prefixes, rename DeiT-III gammas, drop representation layers where the model has none. */
-export function filterKeys(raw: Map<string, CheckpointTensor>, model: VisionTransformer, report: LoadReport) {
+/** timm filter: unwrap container prefixes, then the model class's own renames and drops (ModelModule.filterKey). */
+export function filterKeys(raw: Map<string, CheckpointTensor>, model: ModelModule, report: LoadReport) {
   const out = new Map<string, CheckpointTensor>();
-  const hasLayerScale = model.cfg.initValues !== null;
   for (let [key, t] of raw) {
     for (const p of ['module.', 'model.', 'state_dict.']) if (key.startsWith(p)) key = key.slice(p.length);
-    if (hasLayerScale) key = key.replace(/\.gamma_([12])$/, '.ls$1.gamma');
-    if (key.startsWith('pre_logits.') && !model.preLogits) {
-      report.dropped.push(key);
-      continue;
-    }
-    out.set(key, t);
+    const k = model.filterKey(key);
+    if (k === null) report.dropped.push(key);
+    else out.set(k, t);
   }
   return out;
 }
 
-export function loadCheckpoint(path: string, model: VisionTransformer, store: NativeWeightStore, seed = 0): LoadReport {
+export function loadCheckpoint(path: string, model: ModelModule, store: NativeWeightStore, seed = 0): LoadReport {
   const ckpt = readCheckpoint(path);
   try {
     return loadTensors(ckpt.tensors, model, store, seed, ckpt);
@@ -68,14 +61,15 @@ export interface FormatResample {
   patchResample?: ResampleMode;
 }
 
-export function loadTensors(raw: Map<string, CheckpointTensor>, model: VisionTransformer, store: NativeWeightStore, seed = 0,
+export function loadTensors(raw: Map<string, CheckpointTensor>, model: ModelModule, store: NativeWeightStore, seed = 0,
   { posResample, patchResample }: FormatResample = {}): LoadReport {
   const report: LoadReport = { loaded: 0, adapted: [], reinitialised: [], dropped: [] };
   const tensors = filterKeys(raw, model, report);
+  const specs = new Map(model.parameters().map((p) => [p.key, p]));
   const expected = new Map(model.params());
   const cfg = model.cfg;
   const problems: string[] = [];
-  const heads = ['head.weight', 'head.bias', 'head_dist.weight', 'head_dist.bias'];
+  const heads = ['head', 'head_dist'].flatMap((h) => [`${h}.weight`, `${h}.bias`]);
 
   // Heads: timm drops the classifier when the class count differs (load_pretrained) and initialises it anew.
   const ckptHead = tensors.get('head.weight');
@@ -101,7 +95,7 @@ export function loadTensors(raw: Map<string, CheckpointTensor>, model: VisionTra
     }
     // in_chans adaptation applies to the first conv: the patch projection, or a hybrid's backbone stem conv; then
     // (timm's order) a patch projection of another patch size is resampled where the format's loader does that.
-    const firstConv = 'firstConv' in model.patchEmbed ? `${model.patchEmbed.firstConv}.weight` : 'patch_embed.proj.weight';
+    const firstConv = `${model.patchEmbed.firstConv}.weight`;
     const adaptIn = key === firstConv && shape.length === 4 && shape[1] !== cfg.inChans;
     const resize = key === 'patch_embed.proj.weight' && patchResample !== undefined && shape.length === 4 && want.length === 4 &&
       (shape[2] !== want[2] || shape[3] !== want[3]);
@@ -137,7 +131,7 @@ export function loadTensors(raw: Map<string, CheckpointTensor>, model: VisionTra
     // Present but unusable (mis-shaped, not resamplable): already reported above.
     if (tensors.has(key) && !(heads.includes(key) && headMismatch)) continue;
     if (heads.includes(key) && (headMismatch || !tensors.has(key)) && ckptHead) {
-      store.set(key, shape, initParam(key, shape, hashKey(key, seed), null));
+      store.set(key, shape, initParam(specs.get(key)!, seed));
       report.reinitialised.push(key);
       continue;
     }
@@ -150,11 +144,11 @@ export function loadTensors(raw: Map<string, CheckpointTensor>, model: VisionTra
 }
 
 /** pos_embed resampling on load: seed = bilinear, one prefix token; modern = bicubic + antialias. */
-function resamplePos(data: Float32Array, from: number[], to: readonly number[], model: VisionTransformer, mode?: ResampleMode): Float32Array | null {
+function resamplePos(data: Float32Array, from: number[], to: readonly number[], model: ModelModule, mode?: ResampleMode): Float32Array | null {
   if (from.length !== 3 || to.length !== 3 || from[2] !== to[2]) return null;
   const legacy = model.cfg.era === 'legacy';
-  const prefix = legacy ? 1 : model.cfg.noEmbedClass ? 0 : model.numPrefixTokens;
-  if (legacy && model.numPrefixTokens !== 1) return null; // the seed's resize_pos_embed cannot handle dist tokens
+  const prefix = legacy ? 1 : model.tokens.posPrefixTokens;
+  if (legacy && model.tokens.numPrefixTokens !== 1) return null; // the seed's resize_pos_embed cannot handle dist tokens
   const old = Math.floor(Math.sqrt(from[1] - prefix));
   if (old * old !== from[1] - prefix) return null;
   const grid = model.patchEmbed.gridSize;

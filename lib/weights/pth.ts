@@ -7,7 +7,7 @@
 import { checkpointError, type ByteFile } from './byte-file.ts';
 import { PickleTruncated, pyTypeName, unpickle, type PyValue } from './pickle.ts';
 import { checkView, StorageType, TorchStorage, TorchTensor, torchGlobal } from './torch-pickle.ts';
-import type { CheckpointTensor } from './load.ts';
+import type { CheckpointTensor } from './checkpoint-tensor.ts';
 import { gather, isContiguous, numel, span } from './strided.ts';
 import { ZipArchive } from './zip.ts';
 

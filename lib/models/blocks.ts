@@ -1,0 +1,12 @@
+// timm block_fn names -> block classes (vision_transformer.py's Block and its variants).
+import { Block } from './block.ts';
+import type { BlockArgs, BlockModule } from './factories.ts';
+
+export const BLOCK_FNS: Record<string, (prefix: string, a: BlockArgs) => BlockModule> = {
+  Block: (prefix, a) => new Block(prefix, a),
+};
+
+export function makeBlock(name: string, prefix: string, a: BlockArgs): BlockModule {
+  if (!Object.hasOwn(BLOCK_FNS, name)) throw new Error(`block_fn '${name}' is not built (registry should have refused it)`);
+  return BLOCK_FNS[name](prefix, a);
+}

@@ -1,0 +1,100 @@
+// timm's snake_case model_args (entrypoint kwargs, a config.json's model_args, createModel's overrides) -> config
+// fields. One handler per timm argument; layer choices are checked against the factory tables, so a value missing
+// there is "not supported yet" without a hand list. Extensions (shared/fixtures/README.md): `norm_eps`,
+// `qk_scale`, `representation_size` (legacy), `backbone` (hybrid CNN description).
+import type { GlobalPool, VitConfig } from '../models/config.ts';
+import { BLOCK_FNS } from '../models/blocks.ts';
+import { ACT_LAYERS, ATTN_LAYERS, MLP_LAYERS, NORM_LAYERS } from '../models/factories.ts';
+import { registryError } from './errors.ts';
+
+export type ConfigFields = Partial<VitConfig>;
+type Handler = (v: unknown, out: ConfigFields, key: string) => void;
+
+/** Dropout / init kwargs: no effect on an inference graph. */
+const NO_OP = new Set(['drop_rate', 'pos_drop_rate', 'patch_drop_rate', 'proj_drop_rate', 'attn_drop_rate', 'drop_path_rate', 'weight_init', 'fix_init']);
+
+function bad(key: string, want: string, v: unknown): never {
+  throw registryError('VIT_E_ARGUMENT', `model_args.${key} must be ${want}, got ${JSON.stringify(v)}`);
+}
+export const num = (key: string, v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : bad(key, 'a number', v));
+const bool = (key: string, v: unknown): boolean => (typeof v === 'boolean' ? v : bad(key, 'a boolean', v));
+
+function size(key: string, v: unknown): [number, number] {
+  if (typeof v === 'number') return [v, v];
+  if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number')) return [v[0], v[1]];
+  return bad(key, 'a number or [height, width]', v);
+}
+
+const set = <K extends keyof VitConfig>(field: K, conv: (key: string, v: unknown) => VitConfig[K]): Handler =>
+  (v, out, key) => { out[field] = conv(key, v); };
+const unsupported = (out: ConfigFields, label: string) => (out.unsupported ??= []).push(label);
+
+/** A known option whose non-default values vitnode does not implement yet. */
+const notYet = (isDefault: (v: unknown) => boolean, label: (v: unknown) => string): Handler =>
+  (v, out) => { if (!isDefault(v)) unsupported(out, label(v)); };
+
+/** A layer chosen by name from a factory table (null = timm's default). */
+const layer = <K extends 'actLayer' | 'normLayer' | 'mlpLayer' | 'attnLayer' | 'blockFn'>(field: K, table: object, dflt: string): Handler =>
+  (v, out, key) => {
+    const name = v ?? dflt;
+    if (typeof name === 'string' && Object.hasOwn(table, name)) out[field] = name;
+    else unsupported(out, `${key}=${typeof name === 'string' ? name : JSON.stringify(name)}`);
+  };
+
+const HANDLERS: Record<string, Handler> = {
+  img_size: set('imgSize', size),
+  patch_size: set('patchSize', num),
+  in_chans: set('inChans', num),
+  num_classes: set('numClasses', num),
+  embed_dim: set('embedDim', num),
+  depth: set('depth', num),
+  num_heads: set('numHeads', num),
+  mlp_ratio: set('mlpRatio', num),
+  qkv_bias: set('qkvBias', bool),
+  class_token: set('classToken', bool),
+  no_embed_class: set('noEmbedClass', bool),
+  dynamic_img_size: set('dynamicImgSize', bool),
+  dynamic_img_pad: set('dynamicImgPad', bool),
+  norm_eps: set('normEps', num),
+  fc_norm: (v, out, k) => { out.fcNorm = v === null ? null : bool(k, v); },
+  init_values: (v, out, k) => { out.initValues = v === null ? null : num(k, v); },
+  qk_scale: (v, out, k) => { if (v !== null) out.qkScale = num(k, v); },
+  representation_size: (v, out, k) => { out.representationSize = v === null ? null : num(k, v); },
+  backbone: (v, out, k) => {
+    if (!v || typeof v !== 'object' || Array.isArray(v)) bad(k, 'an object', v);
+    out.backbone = structuredClone(v as Record<string, unknown>);
+  },
+  global_pool: (v, out, k) => {
+    if (v === 'map' || v === 'prr') {
+      out.globalPool = '';
+      unsupported(out, `global_pool=${v}`);
+    } else if (typeof v === 'string') out.globalPool = v as GlobalPool;
+    else bad(k, 'a string', v);
+  },
+  reg_tokens: notYet((v) => v === 0 || v == null, (v) => `reg_tokens=${v}`),
+  pre_norm: notYet((v) => v === false, () => 'pre_norm'),
+  final_norm: notYet((v) => v === true, () => 'final_norm=false'),
+  pos_embed: notYet((v) => v === 'learn', (v) => `pos_embed=${v}`),
+  qk_norm: notYet((v) => v === false, () => 'qk_norm'),
+  scale_attn_norm: notYet((v) => v === false, () => 'scale_attn_norm'),
+  scale_mlp_norm: notYet((v) => v === false, () => 'scale_mlp_norm'),
+  proj_bias: notYet((v) => v === true, () => 'proj_bias=false'),
+  pool_include_prefix: notYet((v) => v === false, () => 'pool_include_prefix'),
+  embed_layer: notYet((v) => v == null, (v) => `embed_layer=${v}`),
+  act_layer: layer('actLayer', ACT_LAYERS, 'gelu'),
+  norm_layer: layer('normLayer', NORM_LAYERS, 'layernorm'),
+  mlp_layer: layer('mlpLayer', MLP_LAYERS, 'Mlp'),
+  attn_layer: layer('attnLayer', ATTN_LAYERS, 'Attention'),
+  block_fn: layer('blockFn', BLOCK_FNS, 'Block'),
+};
+
+/** snake_case model_args -> config fields; throws on keys it does not know. */
+export function mapModelArgs(args: Record<string, unknown>): ConfigFields {
+  const out: ConfigFields = {};
+  const unknown = Object.keys(args).filter((k) => !Object.hasOwn(HANDLERS, k) && !NO_OP.has(k));
+  if (unknown.length) {
+    throw registryError('VIT_E_UNSUPPORTED', `unknown model_args: ${unknown.join(', ')}`, { unsupported: unknown });
+  }
+  for (const [k, v] of Object.entries(args)) if (Object.hasOwn(HANDLERS, k)) HANDLERS[k](v, out, k);
+  return out;
+}
