@@ -38,15 +38,16 @@ for (const [name, stateDict, params] of cases) {
 
 test('supported and unsupported names', (t) => {
   const unsupported = cases.map(([n]) => n).filter((n) => resolveModel(n).config.unsupported.length);
-  t.deepEqual(unsupported.sort(), [
-    'vit_base_patch14_reg4_dinov2', 'vit_base_patch16_clip_224', 'vit_base_patch16_siglip_224',
-    'vit_base_patch32_clip_224', 'vit_small_patch14_reg4_dinov2',
-  ]);
+  t.deepEqual(unsupported.sort(), ['vit_base_patch16_siglip_224']);
   t.deepEqual(resolveModel('vit_base_patch16_siglip_224').config.unsupported, ['global_pool=map']);
-  t.true(resolveModel('vit_base_patch16_clip_224').config.unsupported.includes('pre_norm'));
-  const err = t.throws(() => checkSupported(resolveModel('vit_small_patch14_reg4_dinov2').config));
-  t.regex(err!.message, /reg_tokens/);
-  t.deepEqual((err as unknown as { unsupported: string[] }).unsupported, ['reg_tokens=4']);
+  const err = t.throws(() => checkSupported(resolveModel('vit_base_patch16_siglip_224').config));
+  t.regex(err!.message, /global_pool=map/);
+  t.deepEqual((err as unknown as { unsupported: string[] }).unsupported, ['global_pool=map']);
+  // DINOv2 with registers and CLIP towers resolve to their timm options
+  const reg = resolveModel('vit_small_patch14_reg4_dinov2').config;
+  t.deepEqual([reg.regTokens, reg.noEmbedClass, reg.initValues], [4, true, 1e-5]);
+  const clip = resolveModel('vit_base_patch16_clip_224').config;
+  t.deepEqual([clip.preNorm, clip.normEps], [true, 1e-5]);
   // hybrids resolve with a backbone description (the model builder decides when they build)
   t.deepEqual(resolveModel('vit_base_r50_s16_384').config.backbone?.layers, [3, 4, 9]);
   t.is(resolveModel('legacy:vit_small_resnet50d_s3_224').config.backbone?.out_index, 3);
@@ -202,7 +203,7 @@ test('resolveConfig: unknown and unsupported model_args', (t) => {
   t.regex(e.message, /wat, zzz/);
   t.is(codeOf(() => resolveConfig({ architecture: 'vit_base_patch16_224', model_args: { constructor: 1 } })), 'VIT_E_UNSUPPORTED');
   t.is(codeOf(() => resolveConfig({ architecture: 'vit_base_patch16_224', bogus: 1 } as HfConfig)), 'VIT_E_UNSUPPORTED');
-  t.deepEqual(resolveConfig({ architecture: 'vit_base_patch16_224', model_args: { reg_tokens: 4, pre_norm: true, global_pool: 'map' } }).config.unsupported, ['reg_tokens=4', 'pre_norm', 'global_pool=map']);
+  t.deepEqual(resolveConfig({ architecture: 'vit_base_patch16_224', model_args: { reg_tokens: 4, pre_norm: true, global_pool: 'map', qk_norm: true, norm_layer: 'batchnorm' } }).config.unsupported, ['global_pool=map', 'qk_norm', 'norm_layer=batchnorm']);
   t.deepEqual(resolveConfig({ architecture: 'vit_base_patch16_224', model_args: { reg_tokens: 0, pre_norm: false, drop_path_rate: 0.1 } }).config.unsupported, []);
   t.is(codeOf(() => resolveConfig({ architecture: 'vit_base_patch16_224', model_args: { qk_scale: 0.1 } })), 'VIT_E_UNSUPPORTED');
   t.is(codeOf(() => resolveConfig({ architecture: 'legacy:vit_base_patch16_224', model_args: { init_values: 1e-5 } })), 'VIT_E_UNSUPPORTED');

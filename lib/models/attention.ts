@@ -1,29 +1,36 @@
-// timm Attention: packed qkv Linear, multi-head softmax(q k^T * scale) v, proj Linear.
+// timm Attention (layers/attention.py): packed qkv Linear, multi-head softmax(q k^T * scale) v, optional norm of
+// the heads' output (scale_norm), proj Linear.
 import type { GraphBuilder, Sym } from '../graph/builder.ts';
 import { Linear } from './layers.ts';
+import { makeNorm, type NormChoice, type NormModule } from './norms.ts';
 import { paramsOf, type ParamSpec } from './params.ts';
 
-export interface AttentionArgs {
+export interface AttentionArgs extends NormChoice {
   dim: number;
   numHeads: number;
   qkvBias: boolean;
+  projBias: boolean;
+  /** timm scale_norm (the block's scale_attn_norm): a norm between the attention and proj. */
+  scaleNorm: boolean;
   /** Attention scale; timm's default head_dim^-0.5 (the seed's qk_scale overrides it). */
   scale: number;
 }
 
 export class Attention {
   readonly qkv: Linear;
+  readonly norm: NormModule | null;
   readonly proj: Linear;
   constructor(
     readonly prefix: string,
     readonly a: AttentionArgs,
   ) {
     this.qkv = new Linear(`${prefix}.qkv`, a.dim, a.dim * 3, a.qkvBias);
-    this.proj = new Linear(`${prefix}.proj`, a.dim, a.dim);
+    this.norm = a.scaleNorm ? makeNorm(a, `${prefix}.norm`, a.dim) : null;
+    this.proj = new Linear(`${prefix}.proj`, a.dim, a.dim, a.projBias);
   }
 
   parameters(): ParamSpec[] {
-    return paramsOf(this.qkv, this.proj);
+    return paramsOf(this.qkv, this.norm, this.proj);
   }
 
   /** proj(attn(x)) [B, Q, D]. With `queries`, only the first `queries` tokens are computed (each over all of x). */
@@ -33,7 +40,8 @@ export class Attention {
     const q = queries ?? t;
     const attrs: Record<string, number> = { heads: this.a.numHeads, scale: this.a.scale };
     if (q !== t) attrs.queries = q;
-    const a = g.op('attention', this.prefix, [qkv], [b, q, d], { attrs }); // [B, Q, D]
+    let a = g.op('attention', this.prefix, [qkv], [b, q, d], { attrs }); // [B, Q, D]
+    if (this.norm) a = this.norm.build(g, a);
     return this.proj.build(g, a);
   }
 }

@@ -1,9 +1,13 @@
 // timm block_fn names -> block classes (vision_transformer.py's Block and its variants).
 import { Block } from './block.ts';
 import type { BlockArgs, BlockModule } from './factories.ts';
+import { ParallelThingsBlock } from './parallel-things-block.ts';
+import { ResPostBlock } from './res-post-block.ts';
 
 export const BLOCK_FNS: Record<string, (prefix: string, a: BlockArgs) => BlockModule> = {
   Block: (prefix, a) => new Block(prefix, a),
+  ResPostBlock: (prefix, a) => new ResPostBlock(prefix, a),
+  ParallelThingsBlock: (prefix, a) => new ParallelThingsBlock(prefix, a),
 };
 
 export function makeBlock(name: string, prefix: string, a: BlockArgs): BlockModule {

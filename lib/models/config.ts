@@ -25,6 +25,19 @@ export interface VitConfig {
   classToken: boolean;
   /** Register tokens after the class token (timm reg_tokens). */
   regTokens: number;
+  /** timm pos_embed: 'learn' (a learned absolute embedding) or 'none'. */
+  posEmbed: 'learn' | 'none';
+  /** norm_pre after the position embedding (CLIP); it also drops the patch projection's bias, as timm does. */
+  preNorm: boolean;
+  /** Norm after the blocks (norm, or fc_norm after pooling); false = neither. */
+  finalNorm: boolean;
+  /** Biases of attn.proj and the MLP's fc1 / fc2 (timm proj_bias). */
+  projBias: boolean;
+  /** Norm inside attention before proj, and inside the MLP before fc2 (BEiT-3 style). */
+  scaleAttnNorm: boolean;
+  scaleMlpNorm: boolean;
+  /** Average / max pooling over prefix tokens too. */
+  poolIncludePrefix: boolean;
   /** DeiT-III / big_vision: pos_embed covers patch tokens only, added before the prefix concat. */
   noEmbedClass: boolean;
   globalPool: GlobalPool;
@@ -86,6 +99,13 @@ export const defaultVitConfig: VitConfig = {
   normEps: 1e-6,
   classToken: true,
   regTokens: 0,
+  posEmbed: 'learn',
+  preNorm: false,
+  finalNorm: true,
+  projBias: true,
+  scaleAttnNorm: false,
+  scaleMlpNorm: false,
+  poolIncludePrefix: false,
   noEmbedClass: false,
   globalPool: 'token',
   fcNorm: null,

@@ -1,17 +1,17 @@
-// Layers injected as timm injects them (norm_layer, act_layer, mlp_layer, attn_layer): each name a timm
-// argument value, each variant its own class. These tables are also what the registry accepts: an option value
-// missing here is reported as not supported yet (lib/registry/model-args.ts).
+// Layers injected as timm injects them (act_layer, mlp_layer, attn_layer; norm_layer in norms.ts): each name a
+// timm argument value, each variant its own class. These tables are also what the registry accepts: an option
+// value missing here is reported as not supported yet (lib/registry/model-args.ts).
 import type { GraphBuilder, Sym } from '../graph/builder.ts';
 import { Attention, type AttentionArgs } from './attention.ts';
-import { LayerNorm, type LinearAct } from './layers.ts';
-import { Mlp } from './mlp.ts';
+import type { LinearAct } from './layers.ts';
+import { Mlp, type MlpArgs } from './mlp.ts';
+import type { NormChoice } from './norms.ts';
 import type { ParamSpec } from './params.ts';
+
+export { NORM_LAYERS, makeNorm, type NormModule, type NormChoice } from './norms.ts';
 
 export interface Module {
   parameters(): ParamSpec[];
-}
-export interface NormModule extends Module {
-  build(g: GraphBuilder, x: Sym): Sym;
 }
 export interface MlpModule extends Module {
   build(g: GraphBuilder, x: Sym): Sym;
@@ -24,12 +24,11 @@ export interface BlockModule extends Module {
 }
 
 /** What a transformer block is built from (the resolved timm block kwargs). */
-export interface BlockArgs extends AttentionArgs {
+export interface BlockArgs extends AttentionArgs, NormChoice {
   mlpRatio: number;
-  normEps: number;
   /** LayerScale init value; null = no LayerScale. */
   initValues: number | null;
-  normLayer: string;
+  scaleMlpNorm: boolean;
   actLayer: string;
   mlpLayer: string;
   attnLayer: string;
@@ -41,12 +40,8 @@ export const ACT_LAYERS: Record<string, LinearAct> = {
   gelu_tanh: 'gelu_tanh',
 };
 
-export const NORM_LAYERS: Record<string, (prefix: string, dim: number, eps: number) => NormModule> = {
-  layernorm: (prefix, dim, eps) => new LayerNorm(prefix, dim, eps),
-};
-
-export const MLP_LAYERS: Record<string, (prefix: string, dim: number, hidden: number, act: LinearAct) => MlpModule> = {
-  Mlp: (prefix, dim, hidden, act) => new Mlp(prefix, dim, hidden, act),
+export const MLP_LAYERS: Record<string, (prefix: string, a: MlpArgs) => MlpModule> = {
+  Mlp: (prefix, a) => new Mlp(prefix, a),
 };
 
 export const ATTN_LAYERS: Record<string, (prefix: string, a: AttentionArgs) => AttentionModule> = {
@@ -58,7 +53,17 @@ function pick<T>(table: Record<string, T>, what: string, name: string): T {
   return table[name];
 }
 
-export const makeNorm = (name: string, prefix: string, dim: number, eps: number) => pick(NORM_LAYERS, 'norm_layer', name)(prefix, dim, eps);
-export const makeMlp = (name: string, prefix: string, dim: number, hidden: number, act: string) =>
-  pick(MLP_LAYERS, 'mlp_layer', name)(prefix, dim, hidden, pick(ACT_LAYERS, 'act_layer', act));
-export const makeAttention = (name: string, prefix: string, a: AttentionArgs) => pick(ATTN_LAYERS, 'attn_layer', name)(prefix, a);
+/** The block's MLP (timm: mlp_layer(dim, hidden_features=int(dim * mlp_ratio), act_layer, norm_layer if
+ *  scale_mlp_norm, bias=proj_bias)). */
+export function makeMlp(a: BlockArgs, prefix: string): MlpModule {
+  const args: MlpArgs = {
+    dim: a.dim,
+    hidden: Math.floor(a.dim * a.mlpRatio),
+    act: pick(ACT_LAYERS, 'act_layer', a.actLayer),
+    bias: a.projBias,
+    norm: a.scaleMlpNorm ? a : null,
+  };
+  return pick(MLP_LAYERS, 'mlp_layer', a.mlpLayer)(prefix, args);
+}
+
+export const makeAttention = (a: BlockArgs, prefix: string) => pick(ATTN_LAYERS, 'attn_layer', a.attnLayer)(prefix, a);

@@ -10,6 +10,8 @@ export class TokenLayout {
     readonly distToken: boolean,
     /** pos_embed covers the patch tokens only and is added before the prefix tokens are prepended. */
     readonly noEmbedClass: boolean,
+    /** A learned absolute position embedding (timm pos_embed='learn'); false = none. */
+    readonly posEmbed = true,
   ) {}
 
   /** Tokens before the patch tokens: class, registers, distillation (timm num_prefix_tokens). */
@@ -31,7 +33,7 @@ export class TokenLayout {
     const p: ParamSpec[] = [];
     if (this.classToken) p.push(param('cls_token', [1, 1, dim], 'trunc_normal'));
     if (this.regTokens) p.push(param('reg_token', [1, this.regTokens, dim], 'trunc_normal'));
-    p.push(param('pos_embed', [1, this.posEmbedLen(grid), dim], 'trunc_normal'));
+    if (this.posEmbed) p.push(param('pos_embed', [1, this.posEmbedLen(grid), dim], 'trunc_normal'));
     if (this.distToken) p.push(param('dist_token', [1, 1, dim], 'trunc_normal'));
     return p;
   }
@@ -40,7 +42,7 @@ export class TokenLayout {
    * Patch tokens [B, N, D] -> prefix tokens + patch tokens with the position embedding added (before the concat
    * with noEmbedClass, after it otherwise).
    */
-  build(g: GraphBuilder, patches: Sym, pos: Sym): Sym {
+  build(g: GraphBuilder, patches: Sym, pos: Sym | null): Sym {
     const [b, n, d] = patches.shape;
     const prefix: Sym[] = [];
     if (this.classToken) prefix.push(g.weight('cls_token', [1, 1, d]));
@@ -48,6 +50,7 @@ export class TokenLayout {
     if (this.distToken) prefix.push(g.weight('dist_token', [1, 1, d]));
     const concat = (s: Sym) =>
       prefix.length ? g.op('concat_prefix', 'prefix', [s, ...prefix], [b, n + this.numPrefixTokens, d]) : s;
+    if (!pos) return concat(patches);
     if (this.noEmbedClass) return concat(g.op('add', 'pos_embed', [patches, pos], patches.shape));
     const t = concat(patches);
     return g.op('add', 'pos_embed', [t, pos], t.shape);

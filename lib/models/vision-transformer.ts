@@ -4,7 +4,8 @@ import { VitError } from '../errors.ts';
 import type { GraphBuilder, Sym } from '../graph/builder.ts';
 import { makeBlock } from './blocks.ts';
 import type { VitConfig } from './config.ts';
-import { makeNorm, type BlockModule, type NormModule } from './factories.ts';
+import type { BlockArgs, BlockModule } from './factories.ts';
+import { makeNorm, type NormModule } from './norms.ts';
 import { HybridEmbed } from './hybrid-embed.ts';
 import { Linear } from './layers.ts';
 import type { IntermediatesSpec, ModelModule } from './model-module.ts';
@@ -20,6 +21,26 @@ export const POOL_MODE = { token: 0, avg: 1, max: 2, avgmax: 3 } as const;
 export function usesFcNorm(cfg: Pick<VitConfig, 'era' | 'fcNorm' | 'globalPool'>): boolean {
   if (cfg.era === 'legacy') return false;
   return cfg.fcNorm ?? ['avg', 'avgmax', 'max'].includes(cfg.globalPool);
+}
+
+/** The kwargs timm's VisionTransformer passes to every block_fn. */
+export function blockArgs(cfg: VitConfig): BlockArgs {
+  return {
+    dim: cfg.embedDim,
+    numHeads: cfg.numHeads,
+    mlpRatio: cfg.mlpRatio,
+    qkvBias: cfg.qkvBias,
+    projBias: cfg.projBias,
+    scaleNorm: cfg.scaleAttnNorm,
+    scaleMlpNorm: cfg.scaleMlpNorm,
+    scale: cfg.qkScale ?? (cfg.embedDim / cfg.numHeads) ** -0.5,
+    normLayer: cfg.normLayer,
+    normEps: cfg.normEps,
+    initValues: cfg.initValues,
+    actLayer: cfg.actLayer,
+    mlpLayer: cfg.mlpLayer,
+    attnLayer: cfg.attnLayer,
+  };
 }
 
 /**
@@ -40,6 +61,7 @@ export function resetClassifierConfig(cfg: VitConfig, numClasses: number, global
 export class VisionTransformer implements ModelModule {
   readonly tokens: TokenLayout;
   readonly patchEmbed: PatchEmbed | HybridEmbed;
+  readonly normPre: NormModule | null;
   readonly blocks: BlockModule[];
   readonly norm: NormModule | null;
   readonly fcNorm: NormModule | null;
@@ -53,27 +75,17 @@ export class VisionTransformer implements ModelModule {
   ) {
     const D = cfg.embedDim;
     this.embedDim = D;
-    this.tokens = new TokenLayout(cfg.classToken, cfg.regTokens, distToken, cfg.noEmbedClass);
+    this.tokens = new TokenLayout(cfg.classToken, cfg.regTokens, distToken, cfg.noEmbedClass, cfg.posEmbed === 'learn');
+    // timm: PatchEmbed(bias=not pre_norm), as CLIP's conv1 has no bias.
     this.patchEmbed = cfg.backbone
       ? new HybridEmbed(cfg.backbone, cfg.era, cfg.imgSize, cfg.patchSize, cfg.inChans, D, cfg.dynamicImgPad)
-      : new PatchEmbed(cfg.imgSize, cfg.patchSize, cfg.inChans, D, cfg.dynamicImgPad);
-    const args = {
-      dim: D,
-      numHeads: cfg.numHeads,
-      mlpRatio: cfg.mlpRatio,
-      qkvBias: cfg.qkvBias,
-      scale: cfg.qkScale ?? (D / cfg.numHeads) ** -0.5,
-      normEps: cfg.normEps,
-      initValues: cfg.initValues,
-      normLayer: cfg.normLayer,
-      actLayer: cfg.actLayer,
-      mlpLayer: cfg.mlpLayer,
-      attnLayer: cfg.attnLayer,
-    };
+      : new PatchEmbed(cfg.imgSize, cfg.patchSize, cfg.inChans, D, cfg.dynamicImgPad, !cfg.preNorm);
+    this.normPre = cfg.preNorm ? makeNorm(cfg, 'norm_pre', D) : null;
+    const args = blockArgs(cfg);
     this.blocks = Array.from({ length: cfg.depth }, (_, i) => makeBlock(cfg.blockFn, `blocks.${i}`, args));
     const fc = usesFcNorm(cfg);
-    this.norm = fc ? null : makeNorm(cfg.normLayer, 'norm', D, cfg.normEps);
-    this.fcNorm = fc ? makeNorm(cfg.normLayer, 'fc_norm', D, cfg.normEps) : null;
+    this.norm = cfg.finalNorm && !fc ? makeNorm(cfg, 'norm', D) : null;
+    this.fcNorm = cfg.finalNorm && fc ? makeNorm(cfg, 'fc_norm', D) : null;
     this.preLogits = cfg.representationSize ? new Linear('pre_logits.fc', D, cfg.representationSize) : null;
     this.head = cfg.numClasses > 0 ? new Linear('head', this.numFeatures, cfg.numClasses) : null;
   }
@@ -103,7 +115,7 @@ export class VisionTransformer implements ModelModule {
   parameters(): ParamSpec[] {
     return [
       ...this.tokens.parameters(this.embedDim, this.patchEmbed.gridSize),
-      ...paramsOf(this.patchEmbed, ...this.blocks, this.norm, this.fcNorm, this.preLogits, this.head),
+      ...paramsOf(this.patchEmbed, this.normPre, ...this.blocks, this.norm, this.fcNorm, this.preLogits, this.head),
     ];
   }
 
@@ -126,6 +138,7 @@ export class VisionTransformer implements ModelModule {
     const t = this.patchEmbed.build(g, x);
     const [gh, gw] = this.patchEmbed.dynamicFeatSize(h, w);
     const [bh, bw] = this.patchEmbed.gridSize;
+    if (!this.tokens.posEmbed) return this.tokens.build(g, t, null);
     let pos = g.weight('pos_embed', [1, this.tokens.posEmbedLen([bh, bw]), D]);
     if (this.cfg.dynamicImgSize && (gh !== bh || gw !== bw)) {
       const prefix = this.tokens.posPrefixTokens;
@@ -153,6 +166,7 @@ export class VisionTransformer implements ModelModule {
     const [, , h, w] = x.shape;
     const [gh, gw] = this.patchEmbed.dynamicFeatSize(h, w);
     let t = this.buildEmbed(g, x);
+    if (this.normPre) t = this.normPre.build(g, t);
     const taken = new Map<number, Sym>();
     const want = new Set(inter?.indices ?? []);
     const blocks = inter?.stopEarly && want.size ? this.blocks.slice(0, Math.max(...want) + 1) : this.blocks;
@@ -178,7 +192,7 @@ export class VisionTransformer implements ModelModule {
   protected pool(g: GraphBuilder, features: Sym, mode: keyof typeof POOL_MODE, index = 0): Sym {
     const [b, , D] = features.shape;
     return g.op('pool', 'pool', [features], [b, D], {
-      attrs: { mode: POOL_MODE[mode], start: this.tokens.numPrefixTokens, index },
+      attrs: { mode: POOL_MODE[mode], start: this.cfg.poolIncludePrefix ? 0 : this.tokens.numPrefixTokens, index },
     });
   }
 

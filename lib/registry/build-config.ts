@@ -77,6 +77,8 @@ function validate(c: VitConfig): void {
   if (!['', 'token', 'avg', 'max', 'avgmax'].includes(c.globalPool)) invalid(`globalPool must be '', 'token', 'avg', 'max' or 'avgmax', got '${c.globalPool}'`);
   if (!c.classToken && c.globalPool === 'token') invalid(`globalPool 'token' needs a class token`);
   if (c.modelClass === 'VisionTransformerDistilled' && (c.globalPool !== 'token' || !c.classToken)) invalid(`distilled models only support globalPool 'token'`);
+  if (c.modelClass === 'VisionTransformerDistilled' && c.regTokens) invalid('distilled models have no register tokens (timm VisionTransformerDistilled ignores reg_token)');
+  if (!Number.isInteger(c.regTokens) || c.regTokens < 0) invalid(`regTokens must be an integer >= 0, got ${c.regTokens}`);
 
   const offEra: string[] = [];
   if (c.era === 'legacy') {
@@ -87,6 +89,11 @@ function validate(c: VitConfig): void {
     if (c.initValues) offEra.push('init_values');
     if (c.noEmbedClass) offEra.push('no_embed_class');
     if (!c.classToken) offEra.push('class_token=false');
+    // Everything newer than the seed's VisionTransformer: listed against timm's defaults.
+    const newer = defaultVitConfig;
+    for (const k of ['regTokens', 'posEmbed', 'preNorm', 'finalNorm', 'projBias', 'scaleAttnNorm', 'scaleMlpNorm', 'poolIncludePrefix', 'normLayer', 'mlpLayer', 'attnLayer', 'blockFn'] as const) {
+      if (c[k] !== newer[k]) offEra.push(`${k}=${JSON.stringify(c[k])}`);
+    }
     if (offEra.length) {
       throw registryError('VIT_E_UNSUPPORTED', `timm 0.4.5 (legacy:) models have no ${offEra.join(', ')}; use the modern name`, { unsupported: offEra });
     }

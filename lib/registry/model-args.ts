@@ -71,15 +71,19 @@ const HANDLERS: Record<string, Handler> = {
     } else if (typeof v === 'string') out.globalPool = v as GlobalPool;
     else bad(k, 'a string', v);
   },
-  reg_tokens: notYet((v) => v === 0 || v == null, (v) => `reg_tokens=${v}`),
-  pre_norm: notYet((v) => v === false, () => 'pre_norm'),
-  final_norm: notYet((v) => v === true, () => 'final_norm=false'),
-  pos_embed: notYet((v) => v === 'learn', (v) => `pos_embed=${v}`),
+  reg_tokens: (v, out, k) => { out.regTokens = v == null ? 0 : num(k, v); },
+  pre_norm: set('preNorm', bool),
+  final_norm: set('finalNorm', bool),
+  pos_embed: (v, out, k) => {
+    if (v === 'learn') out.posEmbed = 'learn';
+    else if (v === 'none' || v === '' || v === null) out.posEmbed = 'none';
+    else bad(k, "'learn' or 'none'", v);
+  },
   qk_norm: notYet((v) => v === false, () => 'qk_norm'),
-  scale_attn_norm: notYet((v) => v === false, () => 'scale_attn_norm'),
-  scale_mlp_norm: notYet((v) => v === false, () => 'scale_mlp_norm'),
-  proj_bias: notYet((v) => v === true, () => 'proj_bias=false'),
-  pool_include_prefix: notYet((v) => v === false, () => 'pool_include_prefix'),
+  scale_attn_norm: set('scaleAttnNorm', bool),
+  scale_mlp_norm: set('scaleMlpNorm', bool),
+  proj_bias: set('projBias', bool),
+  pool_include_prefix: set('poolIncludePrefix', bool),
   embed_layer: notYet((v) => v == null, (v) => `embed_layer=${v}`),
   act_layer: layer('actLayer', ACT_LAYERS, 'gelu'),
   norm_layer: layer('normLayer', NORM_LAYERS, 'layernorm'),
