@@ -92,6 +92,14 @@ class _Inert(type):
         return v
 
 
+def _module_getattr(attr):
+    # Dunder names must raise: a stand-in whose __file__ reads as None makes inspect.getmodule (run by
+    # torch._dynamo's import, which timm triggers) fail with "is a built-in module".
+    if attr.startswith('__'):
+        raise AttributeError(attr)
+    return _Inert(attr, (torch.nn.Module,), {})
+
+
 class _StandIn(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Empty `torchvision.*` packages whose attributes are inert classes: enough for timm's imports."""
 
@@ -103,7 +111,7 @@ class _StandIn(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def create_module(self, spec):
         m = types.ModuleType(spec.name)
         m.__path__ = []
-        m.__getattr__ = lambda attr: _Inert(attr, (torch.nn.Module,), {}) if not attr.startswith('__') else None
+        m.__getattr__ = _module_getattr
         return m
 
     def exec_module(self, module):
