@@ -3,69 +3,8 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { createModel, readSafetensors, Tensor, writeSafetensors } from '../lib/index.ts';
-import { argmax, close, manifest, PARITY, readIo, relErr, tmpDir, writeRawSafetensors, type ParityCase } from './helpers.ts';
-
-const NLC = { indices: [0, -1], norm: true, outputFmt: 'NLC' as const, intermediatesOnly: true };
-
-async function checkCase(t: import('ava').ExecutionContext, era: 'modern' | 'seed', c: ParityCase) {
-  const io = readIo(era, c.io);
-  const model = await createModel(c.config, { checkpoint: join(PARITY, era, c.weights) });
-  t.teardown(() => model.dispose());
-  const legacy = c.config.architecture.startsWith('legacy:');
-  const xi = io.get('input')!;
-  const x = new Tensor(xi.data, xi.shape);
-  const want = (k: string) => io.get(k)!;
-  let checked = 0;
-
-  if (c.outputs.includes('logits')) {
-    close(t, await model.forward(x), want('logits'), 'forward');
-    checked++;
-  }
-  if (c.outputs.includes('features')) {
-    t.false(legacy);
-    const f = await model.forwardFeatures(x);
-    close(t, f, want('features'), 'forwardFeatures');
-    checked++;
-  }
-  if (c.outputs.includes('pre_logits')) {
-    const p = legacy ? await model.forwardFeatures(x) : await model.forwardHead(await model.forwardFeatures(x), { preLogits: true });
-    close(t, p, want('pre_logits'), legacy ? 'forwardFeatures (legacy: pre_logits)' : 'forwardHead preLogits');
-    checked++;
-  }
-  const inter = c.outputs.filter((o) => /^intermediates\.\d+$/.test(o)).sort();
-  if (inter.length) {
-    const got = (await model.forwardIntermediates(x, { intermediatesOnly: true })) as Tensor[];
-    t.is(got.length, inter.length, 'default intermediates: one per block');
-    got.forEach((g, i) => close(t, g, want(`intermediates.${i}`), `intermediates.${i}`));
-    // Not intermediatesOnly: {features, intermediates} in one pass
-    const both = (await model.forwardIntermediates(x)) as { features: Tensor; intermediates: Tensor[] };
-    close(t, both.features, want('features'), 'forwardIntermediates features');
-    both.intermediates.forEach((g, i) => close(t, g, want(`intermediates.${i}`), `forwardIntermediates intermediates.${i}`));
-    checked += inter.length;
-  }
-  const nlc = c.outputs.filter((o) => o.startsWith('intermediates_norm_nlc.')).sort();
-  if (nlc.length) {
-    const got = (await model.forwardIntermediates(x, NLC)) as Tensor[];
-    t.is(got.length, nlc.length);
-    got.forEach((g, i) => close(t, g, want(`intermediates_norm_nlc.${i}`), `intermediates_norm_nlc.${i}`));
-    checked += nlc.length;
-  }
-  for (const key of ['pos_embed', 'patch_embed.proj.weight']) {
-    if (!c.outputs.includes(key)) continue;
-    close(t, model.getWeight(key), want(key), `adapted ${key}`);
-    t.true(model.loadReport!.adapted.includes(key), `${key} reported as adapted`);
-    checked++;
-  }
-  t.is(checked, c.outputs.length, 'every listed output was compared');
-
-  // All the outputs of one pass through run(): the same numbers.
-  const outs = (['logits', 'features', 'pre_logits'] as const).filter((o) => c.outputs.includes(o));
-  if (outs.length || inter.length) {
-    const r = await model.run(x, { outputs: [...outs, ...(inter.length ? (['intermediates'] as const) : [])] });
-    for (const o of outs) close(t, r[o] as Tensor, want(o), `run ${o}`);
-    ((r.intermediates ?? []) as Tensor[]).forEach((g, i) => close(t, g, want(`intermediates.${i}`), `run intermediates.${i}`));
-  }
-}
+import { argmax, close, manifest, PARITY, readIo, relErr, tmpDir, writeRawSafetensors } from './helpers.ts';
+import { checkCase } from './parity-check.ts';
 
 for (const era of ['modern', 'seed'] as const) {
   for (const c of manifest(era)) {
@@ -73,7 +12,7 @@ for (const era of ['modern', 'seed'] as const) {
       test.todo(`${era}/${c.name}: ${c.weights} — PyTorch .pth checkpoints are a later issue`);
       continue;
     }
-    test(`${era}/${c.name}`, (t) => checkCase(t, era, c));
+    test(`${era}/${c.name}`, (t) => checkCase(t, join(PARITY, era), c));
   }
 }
 
@@ -87,7 +26,7 @@ for (const [era, name, file] of [
   ['seed', 'seed_linear_patch', 'seed_linear_patch_deit_style.pth'],
 ] as const) {
   const c = manifest(era).find((x) => x.name === name)!;
-  test(`${era}/${file}`, (t) => checkCase(t, era, { ...c, weights: file }));
+  test(`${era}/${file}`, (t) => checkCase(t, join(PARITY, era), { ...c, weights: file }));
 }
 
 // ---- reduced-precision checkpoints --------------------------------------------------------------------------

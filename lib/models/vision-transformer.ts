@@ -199,11 +199,8 @@ export class VisionTransformer implements ModelModule {
   /** timm forward_head: pool -> fc_norm -> (legacy representation) -> head. Returns pre-logits and logits. */
   buildHead(g: GraphBuilder, features: Sym): { preLogits: Sym; logits: Sym } {
     const pool = this.cfg.globalPool;
-    if (pool === '') {
-      // No pooling: the head applies to every token.
-      return { preLogits: features, logits: this.head ? this.head.build(g, features) : features };
-    }
-    let x = this.pool(g, features, pool);
+    // No pooling (''): fc_norm and the head apply to every token.
+    let x = pool === '' ? features : this.pool(g, features, pool);
     if (this.fcNorm) x = this.fcNorm.build(g, x);
     if (this.preLogits) x = this.preLogits.build(g, x, 'tanh');
     return { preLogits: x, logits: this.head ? this.head.build(g, x) : x };
