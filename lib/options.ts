@@ -11,7 +11,7 @@ export const createOptionsSchema = z
     numClasses: int.min(0).optional(),
     imgSize: z.union([int.positive(), z.tuple([int.positive(), int.positive()])]).optional(),
     inChans: int.positive().optional(),
-    globalPool: z.enum(['', 'token', 'avg', 'max', 'avgmax']).optional(),
+    globalPool: z.enum(['', 'token', 'avg', 'max', 'avgmax', 'map', 'prr']).optional(),
     dynamicImgSize: z.boolean().optional(),
     dynamicImgPad: z.boolean().optional(),
     /** timm's act_layer for the MLPs: 'gelu' (exact erf, timm's default) or 'gelu_tanh' (the tanh approximation:

@@ -1,7 +1,7 @@
 // The resolved description of one VisionTransformer: everything the module tree needs to build a graph.
 // Field names are camelCase twins of timm's constructor arguments (vision_transformer.py).
 
-export type GlobalPool = '' | 'token' | 'avg' | 'max' | 'avgmax';
+export type GlobalPool = '' | 'token' | 'avg' | 'max' | 'avgmax' | 'map' | 'prr';
 export type PosResampleMode = 'bilinear' | 'bicubic_aa';
 
 export interface VitConfig {
@@ -38,6 +38,10 @@ export interface VitConfig {
   scaleMlpNorm: boolean;
   /** Average / max pooling over prefix tokens too. */
   poolIncludePrefix: boolean;
+  /** Per-head q / k norms in attention (timm qk_norm). */
+  qkNorm: boolean;
+  /** A norm after the patch projection (timm embed_norm_layer, AIMv2); null = none. */
+  embedNormLayer: string | null;
   /** DeiT-III / big_vision: pos_embed covers patch tokens only, added before the prefix concat. */
   noEmbedClass: boolean;
   globalPool: GlobalPool;
@@ -106,6 +110,8 @@ export const defaultVitConfig: VitConfig = {
   scaleAttnNorm: false,
   scaleMlpNorm: false,
   poolIncludePrefix: false,
+  qkNorm: false,
+  embedNormLayer: null,
   noEmbedClass: false,
   globalPool: 'token',
   fcNorm: null,

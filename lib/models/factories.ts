@@ -4,6 +4,7 @@
 import type { GraphBuilder, Sym } from '../graph/builder.ts';
 import { Attention, type AttentionArgs } from './attention.ts';
 import type { LinearAct } from './layers.ts';
+import { GluMlp, SwiGLU } from './glu-mlp.ts';
 import { Mlp, type MlpArgs } from './mlp.ts';
 import type { NormChoice } from './norms.ts';
 import type { ParamSpec } from './params.ts';
@@ -38,10 +39,19 @@ export interface BlockArgs extends AttentionArgs, NormChoice {
 export const ACT_LAYERS: Record<string, LinearAct> = {
   gelu: 'gelu',
   gelu_tanh: 'gelu_tanh',
+  quick_gelu: 'quick_gelu',
+  silu: 'silu',
+  swish: 'silu',
+  relu: 'relu',
+  sigmoid: 'sigmoid',
+  tanh: 'tanh',
 };
 
 export const MLP_LAYERS: Record<string, (prefix: string, a: MlpArgs) => MlpModule> = {
   Mlp: (prefix, a) => new Mlp(prefix, a),
+  SwiGLU: (prefix, a) => new SwiGLU(prefix, a),
+  GluMlp: (prefix, a) => new GluMlp(prefix, a, false),
+  SwiGLUPacked: (prefix, a) => new GluMlp(prefix, a, true),
 };
 
 export const ATTN_LAYERS: Record<string, (prefix: string, a: AttentionArgs) => AttentionModule> = {

@@ -6,8 +6,9 @@ import { param, type ParamSpec } from './params.ts';
 
 export type { Param, ParamSpec } from './params.ts';
 
-/** Activations a Linear can apply in its epilogue (native attr `act`). */
-export const ACT = { none: 0, gelu: 1, tanh: 2, gelu_tanh: 3 } as const;
+/** Activations (native attr `act` of linear, act and glu): timm's GELU (erf), tanh, its tanh-approximated GELU,
+ *  QuickGELU x*sigmoid(1.702x), SiLU, ReLU, sigmoid. */
+export const ACT = { none: 0, gelu: 1, tanh: 2, gelu_tanh: 3, quick_gelu: 4, silu: 5, relu: 6, sigmoid: 7 } as const;
 export type LinearAct = keyof typeof ACT;
 
 export class Linear {
@@ -34,6 +35,8 @@ export class Linear {
 }
 
 export class LayerNorm {
+  /** How the native head_norm op (qk_norm) computes this norm per head. */
+  readonly headNorm = { kind: 0, bias: true } as const;
   constructor(
     readonly prefix: string,
     readonly dim: number,
@@ -67,4 +70,27 @@ export class LayerScale {
   build(g: GraphBuilder, x: Sym): Sym {
     return g.op('layer_scale', this.prefix, [x], x.shape, { weights: { gamma: `${this.prefix}.gamma` } });
   }
+}
+
+/** timm RmsNorm: x * rsqrt(mean(x^2) + eps) * weight (no bias). */
+export class RmsNorm {
+  readonly headNorm = { kind: 1, bias: false } as const;
+  constructor(
+    readonly prefix: string,
+    readonly dim: number,
+    readonly eps: number,
+  ) {}
+
+  parameters(): ParamSpec[] {
+    return [param(`${this.prefix}.weight`, [this.dim], 'ones')];
+  }
+
+  build(g: GraphBuilder, x: Sym): Sym {
+    return g.op('rms_norm', this.prefix, [x], x.shape, { weights: { weight: `${this.prefix}.weight` }, attrs: { eps: this.eps } });
+  }
+}
+
+/** An activation as its own op (where no Linear epilogue can take it). */
+export function activation(g: GraphBuilder, name: string, x: Sym, act: LinearAct): Sym {
+  return act === 'none' ? x : g.op('act', name, [x], x.shape, { attrs: { act: ACT[act] } });
 }

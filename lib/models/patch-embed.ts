@@ -1,5 +1,6 @@
 // timm layers/patch_embed.py PatchEmbed: Conv2d(C -> D, kernel = stride = P) as patchify + GEMM.
 import type { GraphBuilder, Sym } from '../graph/builder.ts';
+import { makeNorm, type NormChoice, type NormModule } from './norms.ts';
 import { param, type ParamSpec } from './params.ts';
 
 export class PatchEmbed {
@@ -11,7 +12,12 @@ export class PatchEmbed {
     readonly embedDim: number,
     readonly dynamicImgPad: boolean,
     readonly bias = true,
-  ) {}
+    /** timm embed_norm_layer: a norm over each patch token after the projection. */
+    normChoice: NormChoice | null = null,
+  ) {
+    this.norm = normChoice ? makeNorm(normChoice, `${this.prefix}.norm`, embedDim) : null;
+  }
+  readonly norm: NormModule | null;
 
   get gridSize(): [number, number] {
     return [Math.floor(this.imgSize[0] / this.patchSize), Math.floor(this.imgSize[1] / this.patchSize)];
@@ -29,6 +35,7 @@ export class PatchEmbed {
   parameters(): ParamSpec[] {
     const p = [param(`${this.prefix}.proj.weight`, [this.embedDim, this.inChans, this.patchSize, this.patchSize], 'trunc_normal')];
     if (this.bias) p.push(param(`${this.prefix}.proj.bias`, [this.embedDim], 'zeros'));
+    if (this.norm) p.push(...this.norm.parameters());
     return p;
   }
 
@@ -37,9 +44,10 @@ export class PatchEmbed {
     const [gh, gw] = this.dynamicFeatSize(h, w);
     const weights: Record<string, string> = { weight: `${this.prefix}.proj.weight` };
     if (this.bias) weights.bias = `${this.prefix}.proj.bias`;
-    return g.op('patch_embed', `${this.prefix}.proj`, [x], [b, gh * gw, this.embedDim], {
+    const t = g.op('patch_embed', `${this.prefix}.proj`, [x], [b, gh * gw, this.embedDim], {
       weights,
       attrs: { patch: this.patchSize, pad: this.dynamicImgPad ? 1 : 0 },
     });
+    return this.norm ? this.norm.build(g, t) : t;
   }
 }

@@ -6,6 +6,8 @@ import { makeBlock } from './blocks.ts';
 import type { VitConfig } from './config.ts';
 import type { BlockArgs, BlockModule } from './factories.ts';
 import { makeNorm, type NormModule } from './norms.ts';
+import { AttentionPoolLatent, AttentionPoolPrr } from './attention-pool.ts';
+import { ACT_LAYERS } from './factories.ts';
 import { HybridEmbed } from './hybrid-embed.ts';
 import { Linear } from './layers.ts';
 import type { IntermediatesSpec, ModelModule } from './model-module.ts';
@@ -33,6 +35,7 @@ export function blockArgs(cfg: VitConfig): BlockArgs {
     projBias: cfg.projBias,
     scaleNorm: cfg.scaleAttnNorm,
     scaleMlpNorm: cfg.scaleMlpNorm,
+    qkNorm: cfg.qkNorm,
     scale: cfg.qkScale ?? (cfg.embedDim / cfg.numHeads) ** -0.5,
     normLayer: cfg.normLayer,
     normEps: cfg.normEps,
@@ -53,6 +56,8 @@ export function resetClassifierConfig(cfg: VitConfig, numClasses: number, global
   if (globalPool !== undefined) {
     if (cfg.modelClass === 'VisionTransformerDistilled' && globalPool !== 'token') throw new VitError('VIT_E_ARGUMENT', "distilled models only support globalPool 'token'");
     if (globalPool === 'token' && !cfg.classToken) throw new VitError('VIT_E_ARGUMENT', "globalPool 'token' needs a class token");
+    // timm: attention pooling cannot be added by reset_classifier; switching away from it drops it.
+    if ((globalPool === 'map' || globalPool === 'prr') && globalPool !== cfg.globalPool) throw new VitError('VIT_E_UNSUPPORTED', `cannot switch to globalPool '${globalPool}' in resetClassifier (timm cannot either)`);
     next.globalPool = globalPool;
   }
   return next;
@@ -64,6 +69,7 @@ export class VisionTransformer implements ModelModule {
   readonly normPre: NormModule | null;
   readonly blocks: BlockModule[];
   readonly norm: NormModule | null;
+  readonly attnPool: AttentionPoolLatent | AttentionPoolPrr | null;
   readonly fcNorm: NormModule | null;
   readonly preLogits: Linear | null;
   readonly head: Linear | null;
@@ -79,12 +85,16 @@ export class VisionTransformer implements ModelModule {
     // timm: PatchEmbed(bias=not pre_norm), as CLIP's conv1 has no bias.
     this.patchEmbed = cfg.backbone
       ? new HybridEmbed(cfg.backbone, cfg.era, cfg.imgSize, cfg.patchSize, cfg.inChans, D, cfg.dynamicImgPad)
-      : new PatchEmbed(cfg.imgSize, cfg.patchSize, cfg.inChans, D, cfg.dynamicImgPad, !cfg.preNorm);
+      : new PatchEmbed(cfg.imgSize, cfg.patchSize, cfg.inChans, D, cfg.dynamicImgPad, !cfg.preNorm,
+        cfg.embedNormLayer ? { normLayer: cfg.embedNormLayer, normEps: cfg.normEps } : null);
     this.normPre = cfg.preNorm ? makeNorm(cfg, 'norm_pre', D) : null;
     const args = blockArgs(cfg);
     this.blocks = Array.from({ length: cfg.depth }, (_, i) => makeBlock(cfg.blockFn, `blocks.${i}`, args));
     const fc = usesFcNorm(cfg);
     this.norm = cfg.finalNorm && !fc ? makeNorm(cfg, 'norm', D) : null;
+    this.attnPool = cfg.globalPool === 'map'
+      ? new AttentionPoolLatent('attn_pool', D, cfg.numHeads, cfg.mlpRatio, cfg, ACT_LAYERS[cfg.actLayer])
+      : cfg.globalPool === 'prr' ? new AttentionPoolPrr('attn_pool', cfg.numHeads, cfg.classToken ? 'token' : 'avg') : null;
     this.fcNorm = cfg.finalNorm && fc ? makeNorm(cfg, 'fc_norm', D) : null;
     this.preLogits = cfg.representationSize ? new Linear('pre_logits.fc', D, cfg.representationSize) : null;
     this.head = cfg.numClasses > 0 ? new Linear('head', this.numFeatures, cfg.numClasses) : null;
@@ -115,7 +125,7 @@ export class VisionTransformer implements ModelModule {
   parameters(): ParamSpec[] {
     return [
       ...this.tokens.parameters(this.embedDim, this.patchEmbed.gridSize),
-      ...paramsOf(this.patchEmbed, this.normPre, ...this.blocks, this.norm, this.fcNorm, this.preLogits, this.head),
+      ...paramsOf(this.patchEmbed, this.normPre, ...this.blocks, this.norm, this.attnPool, this.fcNorm, this.preLogits, this.head),
     ];
   }
 
@@ -188,6 +198,20 @@ export class VisionTransformer implements ModelModule {
     return { features, intermediates };
   }
 
+  /** timm VisionTransformer.pool: features [B, T, D] -> [B, D]. */
+  protected poolTokens(g: GraphBuilder, features: Sym): Sym {
+    const pool = this.cfg.globalPool;
+    if (pool === 'map' || pool === 'prr') {
+      // prr always pools over every token (timm forces pool_include_prefix)
+      const np = this.tokens.numPrefixTokens;
+      const [b, t, d] = features.shape;
+      const drop = pool === 'map' && !this.cfg.poolIncludePrefix && np > 0;
+      const x = drop ? g.op('slice_tokens', 'attn_pool.tokens', [features], [b, t - np, d], { attrs: { start: np, count: t - np } }) : features;
+      return this.attnPool!.build(g, x);
+    }
+    return this.pool(g, features, pool as keyof typeof POOL_MODE);
+  }
+
   /** Pools features [B, T, D] -> [B, D] (mode over the patch tokens, or the prefix token at `index`). */
   protected pool(g: GraphBuilder, features: Sym, mode: keyof typeof POOL_MODE, index = 0): Sym {
     const [b, , D] = features.shape;
@@ -200,7 +224,7 @@ export class VisionTransformer implements ModelModule {
   buildHead(g: GraphBuilder, features: Sym): { preLogits: Sym; logits: Sym } {
     const pool = this.cfg.globalPool;
     // No pooling (''): fc_norm and the head apply to every token.
-    let x = pool === '' ? features : this.pool(g, features, pool);
+    let x = pool === '' ? features : this.poolTokens(g, features);
     if (this.fcNorm) x = this.fcNorm.build(g, x);
     if (this.preLogits) x = this.preLogits.build(g, x, 'tanh');
     return { preLogits: x, logits: this.head ? this.head.build(g, x) : x };

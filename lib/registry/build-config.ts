@@ -74,7 +74,7 @@ function validate(c: VitConfig): void {
   if (!(c.mlpRatio > 0)) invalid(`mlpRatio must be > 0, got ${c.mlpRatio}`);
   if (!(c.normEps > 0)) invalid(`normEps must be > 0, got ${c.normEps}`);
   if (c.embedDim % c.numHeads) invalid(`embedDim ${c.embedDim} is not divisible by numHeads ${c.numHeads}`);
-  if (!['', 'token', 'avg', 'max', 'avgmax'].includes(c.globalPool)) invalid(`globalPool must be '', 'token', 'avg', 'max' or 'avgmax', got '${c.globalPool}'`);
+  if (!['', 'token', 'avg', 'max', 'avgmax', 'map', 'prr'].includes(c.globalPool)) invalid(`globalPool must be '', 'token', 'avg', 'max', 'avgmax', 'map' or 'prr', got '${c.globalPool}'`);
   if (!c.classToken && c.globalPool === 'token') invalid(`globalPool 'token' needs a class token`);
   if (c.modelClass === 'VisionTransformerDistilled' && (c.globalPool !== 'token' || !c.classToken)) invalid(`distilled models only support globalPool 'token'`);
   if (c.modelClass === 'VisionTransformerDistilled' && c.regTokens) invalid('distilled models have no register tokens (timm VisionTransformerDistilled ignores reg_token)');
@@ -91,7 +91,7 @@ function validate(c: VitConfig): void {
     if (!c.classToken) offEra.push('class_token=false');
     // Everything newer than the seed's VisionTransformer: listed against timm's defaults.
     const newer = defaultVitConfig;
-    for (const k of ['regTokens', 'posEmbed', 'preNorm', 'finalNorm', 'projBias', 'scaleAttnNorm', 'scaleMlpNorm', 'poolIncludePrefix', 'normLayer', 'mlpLayer', 'attnLayer', 'blockFn'] as const) {
+    for (const k of ['regTokens', 'posEmbed', 'preNorm', 'finalNorm', 'projBias', 'scaleAttnNorm', 'scaleMlpNorm', 'poolIncludePrefix', 'qkNorm', 'embedNormLayer', 'normLayer', 'actLayer', 'mlpLayer', 'attnLayer', 'blockFn'] as const) {
       if (c[k] !== newer[k]) offEra.push(`${k}=${JSON.stringify(c[k])}`);
     }
     if (offEra.length) {

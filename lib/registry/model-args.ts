@@ -65,10 +65,7 @@ const HANDLERS: Record<string, Handler> = {
     out.backbone = structuredClone(v as Record<string, unknown>);
   },
   global_pool: (v, out, k) => {
-    if (v === 'map' || v === 'prr') {
-      out.globalPool = '';
-      unsupported(out, `global_pool=${v}`);
-    } else if (typeof v === 'string') out.globalPool = v as GlobalPool;
+    if (typeof v === 'string') out.globalPool = v as GlobalPool;
     else bad(k, 'a string', v);
   },
   reg_tokens: (v, out, k) => { out.regTokens = v == null ? 0 : num(k, v); },
@@ -79,12 +76,17 @@ const HANDLERS: Record<string, Handler> = {
     else if (v === 'none' || v === '' || v === null) out.posEmbed = 'none';
     else bad(k, "'learn' or 'none'", v);
   },
-  qk_norm: notYet((v) => v === false, () => 'qk_norm'),
+  qk_norm: set('qkNorm', bool),
   scale_attn_norm: set('scaleAttnNorm', bool),
   scale_mlp_norm: set('scaleMlpNorm', bool),
   proj_bias: set('projBias', bool),
   pool_include_prefix: set('poolIncludePrefix', bool),
   embed_layer: notYet((v) => v == null, (v) => `embed_layer=${v}`),
+  embed_norm_layer: (v, out, k) => {
+    if (v == null) out.embedNormLayer = null;
+    else if (typeof v === 'string' && Object.hasOwn(NORM_LAYERS, v)) out.embedNormLayer = v;
+    else unsupported(out, `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  },
   act_layer: layer('actLayer', ACT_LAYERS, 'gelu'),
   norm_layer: layer('normLayer', NORM_LAYERS, 'layernorm'),
   mlp_layer: layer('mlpLayer', MLP_LAYERS, 'Mlp'),
