@@ -38,6 +38,12 @@ export interface VitConfig {
   scaleMlpNorm: boolean;
   /** Average / max pooling over prefix tokens too. */
   poolIncludePrefix: boolean;
+  embedNormEps: number;
+  /** GluMlp: the activation gates the second half (timm gate_last); false = the first (SwiGLUPacked). */
+  mlpGateLast: boolean;
+  /** How timm's checkpoint filter loads this architecture: pos_embed resampling, and whether unexpected keys are
+   *  errors (strict) or dropped. */
+  load: { posResample?: PosResampleMode; strict: boolean };
   /** DeiT-III / big_vision: pos_embed covers patch tokens only, added before the prefix concat. */
   noEmbedClass: boolean;
   globalPool: GlobalPool;
@@ -106,6 +112,9 @@ export const defaultVitConfig: VitConfig = {
   scaleAttnNorm: false,
   scaleMlpNorm: false,
   poolIncludePrefix: false,
+  embedNormEps: 1e-6,
+  mlpGateLast: true,
+  load: { strict: true },
   noEmbedClass: false,
   globalPool: 'token',
   fcNorm: null,
