@@ -44,7 +44,8 @@ const PINNED = [
   'pool_none_fcnorm_reg2', 'pool_token_reg2', 'pool_avg_nofcnorm_reg2', 'pool_avgmax_nofcnorm_include_prefix_reg2',
   'pool_max_nofcnorm_reg2', 'pool_none_reg2', 'pool_avg_nofcnorm_nocls_reg1', 'pool_max_nofcnorm_include_prefix_nocls_reg1',
   'act_gelu_tanh', 'pos_none_dynamic', 'pos_none_dynamic_24x12', 'clip', 'dinov2_reg4_dynamic', 'dinov2_reg4_dynamic_20x8',
-  'dinov2_reg4_dynamic_pad_14x10',
+  'dinov2_reg4_dynamic_pad_14x10', 'siglip2_so400m_gap', 'beit3', 'medium_gap', 'medium_reg4_gap', 'rpn_respost',
+  'parallel_things_18x2', 'intern300m_dynamic', 'intern300m_dynamic_20x8', 'test_vit2_dynamic', 'test_vit2_dynamic_20x8',
 ];
 
 test('supported family cases: every pinned case still builds', (t) => {

@@ -226,7 +226,8 @@ test('listModels', (t) => {
   t.true(all.includes('vit_base_patch16_224'));
   t.true(all.includes('vit_base_patch16_clip_224'));
   for (const n of [...all, ...legacy]) t.notThrows(() => resolveModel(n), n);
-  t.deepEqual(listModels('deit3*'), ['deit3_small_patch16_224', 'deit3_base_patch16_224'].sort());
+  t.deepEqual(listModels('deit3*'), ['deit3_base_patch16_224', 'deit3_base_patch16_384', 'deit3_huge_patch14_224', 'deit3_large_patch16_224',
+    'deit3_large_patch16_384', 'deit3_medium_patch16_224', 'deit3_small_patch16_224', 'deit3_small_patch16_384']);
   const base = listModels('vit_base_patch*_224');
   t.true(base.indexOf('vit_base_patch8_224') < base.indexOf('vit_base_patch16_224')); // natural sort
   t.deepEqual(listModels('legacy:vit_small_*'), ['legacy:vit_small_patch16_224', 'legacy:vit_small_resnet26d_224', 'legacy:vit_small_resnet50d_s3_224']);
@@ -234,6 +235,11 @@ test('listModels', (t) => {
   const tagged = listModels('vit_base_patch16_224', { includeTags: true });
   t.is(tagged.length, 9);
   t.true(tagged.includes('vit_base_patch16_224.augreg2_in21k_ft_in1k'));
-  t.deepEqual(listModels('*.fb_in22k*', { includeTags: true }), ['deit3_base_patch16_224.fb_in22k_ft_in1k', 'deit3_small_patch16_224.fb_in22k_ft_in1k']);
+  t.deepEqual(listModels('deit3_*_224.fb_in22k*', { includeTags: true }), ['deit3_base_patch16_224.fb_in22k_ft_in1k',
+    'deit3_huge_patch14_224.fb_in22k_ft_in1k', 'deit3_large_patch16_224.fb_in22k_ft_in1k', 'deit3_medium_patch16_224.fb_in22k_ft_in1k',
+    'deit3_small_patch16_224.fb_in22k_ft_in1k']);
+  // timm's deprecated names resolve to their arch.tag; the seed's bare names keep their timm 0.4.5 definition
+  t.deepEqual([resolveModel('vit_small_patch16_224_dino').name, resolveModel('vit_small_patch16_224_dino').tag], ['vit_small_patch16_224', 'dino']);
+  t.is(resolveModel('vit_base_patch16_224_in21k').name, 'legacy:vit_base_patch16_224_in21k');
   t.deepEqual(listModels('nope*'), []);
 });

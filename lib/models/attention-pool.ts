@@ -31,7 +31,7 @@ export class AttentionPoolLatent {
     this.kv = new Linear(`${prefix}.kv`, dim, 2 * dim);
     this.proj = new Linear(`${prefix}.proj`, dim, dim);
     this.norm = makeNorm(norm, `${prefix}.norm`, dim);
-    this.mlp = new Mlp(`${prefix}.mlp`, { dim, hidden: Math.floor(dim * mlpRatio), act, bias: true, norm: null });
+    this.mlp = new Mlp(`${prefix}.mlp`, { dim, hidden: Math.floor(dim * mlpRatio), act, bias: true, norm: null, gateLast: true });
   }
 
   parameters(): ParamSpec[] {

@@ -42,6 +42,12 @@ export interface VitConfig {
   qkNorm: boolean;
   /** A norm after the patch projection (timm embed_norm_layer, AIMv2); null = none. */
   embedNormLayer: string | null;
+  embedNormEps: number;
+  /** GluMlp: the activation gates the second half (timm gate_last); false = the first (SwiGLUPacked). */
+  mlpGateLast: boolean;
+  /** How timm's checkpoint filter loads this architecture: pos_embed resampling, and whether unexpected keys are
+   *  errors (strict) or dropped. */
+  load: { posResample?: PosResampleMode; strict: boolean };
   /** DeiT-III / big_vision: pos_embed covers patch tokens only, added before the prefix concat. */
   noEmbedClass: boolean;
   globalPool: GlobalPool;
@@ -112,6 +118,9 @@ export const defaultVitConfig: VitConfig = {
   poolIncludePrefix: false,
   qkNorm: false,
   embedNormLayer: null,
+  embedNormEps: 1e-6,
+  mlpGateLast: true,
+  load: { strict: true },
   noEmbedClass: false,
   globalPool: 'token',
   fcNorm: null,

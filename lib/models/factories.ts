@@ -30,6 +30,7 @@ export interface BlockArgs extends AttentionArgs, NormChoice {
   /** LayerScale init value; null = no LayerScale. */
   initValues: number | null;
   scaleMlpNorm: boolean;
+  mlpGateLast: boolean;
   actLayer: string;
   mlpLayer: string;
   attnLayer: string;
@@ -50,7 +51,7 @@ export const ACT_LAYERS: Record<string, LinearAct> = {
 export const MLP_LAYERS: Record<string, (prefix: string, a: MlpArgs) => MlpModule> = {
   Mlp: (prefix, a) => new Mlp(prefix, a),
   SwiGLU: (prefix, a) => new SwiGLU(prefix, a),
-  GluMlp: (prefix, a) => new GluMlp(prefix, a, false),
+  GluMlp: (prefix, a) => new GluMlp(prefix, a, !a.gateLast),
   SwiGLUPacked: (prefix, a) => new GluMlp(prefix, a, true),
 };
 
@@ -72,6 +73,7 @@ export function makeMlp(a: BlockArgs, prefix: string): MlpModule {
     act: pick(ACT_LAYERS, 'act_layer', a.actLayer),
     bias: a.projBias,
     norm: a.scaleMlpNorm ? a : null,
+    gateLast: a.mlpGateLast,
   };
   return pick(MLP_LAYERS, 'mlp_layer', a.mlpLayer)(prefix, args);
 }

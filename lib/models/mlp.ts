@@ -12,6 +12,8 @@ export interface MlpArgs {
   bias: boolean;
   /** A norm over the hidden features before fc2; null = none. */
   norm: NormChoice | null;
+  /** Gated MLPs (GluMlp): the activation gates the second half of fc1's output (timm gate_last). */
+  gateLast: boolean;
 }
 
 export class Mlp {

@@ -36,6 +36,7 @@ export function blockArgs(cfg: VitConfig): BlockArgs {
     scaleNorm: cfg.scaleAttnNorm,
     scaleMlpNorm: cfg.scaleMlpNorm,
     qkNorm: cfg.qkNorm,
+    mlpGateLast: cfg.mlpGateLast,
     scale: cfg.qkScale ?? (cfg.embedDim / cfg.numHeads) ** -0.5,
     normLayer: cfg.normLayer,
     normEps: cfg.normEps,
@@ -86,7 +87,7 @@ export class VisionTransformer implements ModelModule {
     this.patchEmbed = cfg.backbone
       ? new HybridEmbed(cfg.backbone, cfg.era, cfg.imgSize, cfg.patchSize, cfg.inChans, D, cfg.dynamicImgPad)
       : new PatchEmbed(cfg.imgSize, cfg.patchSize, cfg.inChans, D, cfg.dynamicImgPad, !cfg.preNorm,
-        cfg.embedNormLayer ? { normLayer: cfg.embedNormLayer, normEps: cfg.normEps } : null);
+        cfg.embedNormLayer ? { normLayer: cfg.embedNormLayer, normEps: cfg.embedNormEps } : null);
     this.normPre = cfg.preNorm ? makeNorm(cfg, 'norm_pre', D) : null;
     const args = blockArgs(cfg);
     this.blocks = Array.from({ length: cfg.depth }, (_, i) => makeBlock(cfg.blockFn, `blocks.${i}`, args));

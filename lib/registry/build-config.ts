@@ -9,6 +9,8 @@ import { defaultVitConfig, type PretrainedCfg, type VitConfig } from '../models/
 import { registryError } from './errors.ts';
 import type { Lookup } from './lookup.ts';
 import { mapModelArgs } from './model-args.ts';
+import { MODEL_CLASSES } from '../models/index.ts';
+import type { ArchDef } from './entrypoints.ts';
 
 export interface BuildInput {
   look: Lookup;
@@ -22,14 +24,19 @@ export interface BuildInput {
 const LEGACY_BASE: Partial<VitConfig> = { era: 'legacy', globalPool: 'token', fcNorm: false, normEps: 1e-6 };
 
 export function buildConfig({ look, pretrainedCfg: cfg, modelArgs, pretrained }: BuildInput): VitConfig {
-  const args = mapModelArgs({ ...look.arch.args, ...(pretrained ? look.arch.pretrainedArgs : {}) });
-  const explicit = mapModelArgs(modelArgs);
+  // A timm model class vitnode has not built yet (eva.py's Eva): resolvable and listed, never buildable.
+  const built = Object.hasOwn(MODEL_CLASSES, look.arch.cls);
+  const args = built
+    ? mapModelArgs({ ...look.arch.args, ...(pretrained ? look.arch.pretrainedArgs : {}) })
+    : { unsupported: [`model class ${look.arch.cls}`] };
+  const explicit = built ? mapModelArgs(modelArgs) : {};
   const legacy = look.era === 'legacy';
   const c: VitConfig = {
     ...defaultVitConfig,
     ...(legacy ? LEGACY_BASE : {}),
     ...args,
     modelClass: look.arch.cls,
+    load: loadRules(look.arch.load),
     era: look.era,
     unsupported: [...(args.unsupported ?? [])],
   };
@@ -91,7 +98,7 @@ function validate(c: VitConfig): void {
     if (!c.classToken) offEra.push('class_token=false');
     // Everything newer than the seed's VisionTransformer: listed against timm's defaults.
     const newer = defaultVitConfig;
-    for (const k of ['regTokens', 'posEmbed', 'preNorm', 'finalNorm', 'projBias', 'scaleAttnNorm', 'scaleMlpNorm', 'poolIncludePrefix', 'qkNorm', 'embedNormLayer', 'normLayer', 'actLayer', 'mlpLayer', 'attnLayer', 'blockFn'] as const) {
+    for (const k of ['regTokens', 'posEmbed', 'preNorm', 'finalNorm', 'projBias', 'scaleAttnNorm', 'scaleMlpNorm', 'poolIncludePrefix', 'qkNorm', 'embedNormLayer', 'mlpGateLast', 'normLayer', 'actLayer', 'mlpLayer', 'attnLayer', 'blockFn'] as const) {
       if (c[k] !== newer[k]) offEra.push(`${k}=${JSON.stringify(c[k])}`);
     }
     if (offEra.length) {
@@ -104,4 +111,13 @@ function validate(c: VitConfig): void {
       throw registryError('VIT_E_UNSUPPORTED', `${offEra.join(', ')}: timm 0.4.5 options; use a 'legacy:' architecture`, { unsupported: offEra });
     }
   }
+}
+
+/** timm's per-architecture checkpoint filter kwargs that change what loading does. */
+function loadRules(load: ArchDef['load']): VitConfig['load'] {
+  const f = load?.filter_args ?? {};
+  const rules: VitConfig['load'] = { strict: load?.strict ?? true };
+  // FlexiViT: resample_abs_pos_embed(interpolation='bilinear', antialias=False)
+  if (f.interpolation === 'bilinear' && f.antialias === false) rules.posResample = 'bilinear';
+  return rules;
 }

@@ -1,12 +1,16 @@
 // Architectures as data: registry name -> timm model class + the model_args its timm @register_model function
 // passes, in timm's snake_case vocabulary (resolved by model-args.ts, like a config.json's model_args).
-// Modern = timm 1.0.x (vision_transformer.py, deit.py, vision_transformer_hybrid.py); legacy = timm 0.4.5
-// (vision_transformer.py@v0.4.5, spec §1.3). Image size and class count come from the pretrained cfg at resolve
-// time; `img_size` here is the name's resolution, used when a name has no cfg.
+// Modern = timm 1.0.x, generated from timm (architectures.generated.ts); legacy = timm 0.4.5
+// (vision_transformer.py@v0.4.5, spec §1.3), written here. Image size and class count come from the pretrained cfg
+// at resolve time; `img_size` here is the name's resolution, used when a name has no cfg.
+import { architectures, type TimmArchitecture } from './architectures.generated.ts';
 
 export interface ArchDef {
-  cls: 'VisionTransformer' | 'VisionTransformerDistilled';
+  /** timm model class (lib/models/index.ts MODEL_CLASSES; a class vitnode lacks resolves as unsupported). */
+  cls: string;
   args: Record<string, unknown>;
+  /** How timm loads its checkpoints (filter kwargs, strictness). */
+  load?: TimmArchitecture['load'];
   /** Extra args when timm's `pretrained=True` (or a checkpoint is loaded): only the seed vit_small_patch16_224. */
   pretrainedArgs?: Record<string, unknown>;
 }
@@ -42,54 +46,11 @@ function hybrid(backbone: Args, patch_size: number, embed_dim: number, depth: nu
   return vit(patch_size, embed_dim, depth, num_heads, img_size, { backbone, ...extra });
 }
 
-const deit3 = { no_embed_class: true, init_values: 1e-6 };
-
-export const modernArchs: Record<string, ArchDef> = {
-  // deit.py
-  deit_tiny_patch16_224: vit(16, 192, 12, 3, 224),
-  deit_small_patch16_224: vit(16, 384, 12, 6, 224),
-  deit_base_patch16_224: vit(16, 768, 12, 12, 224),
-  deit_base_patch16_384: vit(16, 768, 12, 12, 384),
-  deit_tiny_distilled_patch16_224: distilled(16, 192, 12, 3, 224),
-  deit_small_distilled_patch16_224: distilled(16, 384, 12, 6, 224),
-  deit_base_distilled_patch16_224: distilled(16, 768, 12, 12, 224),
-  deit_base_distilled_patch16_384: distilled(16, 768, 12, 12, 384),
-  deit3_small_patch16_224: vit(16, 384, 12, 6, 224, deit3),
-  deit3_base_patch16_224: vit(16, 768, 12, 12, 224, deit3),
-  // vision_transformer.py
-  vit_tiny_patch16_224: vit(16, 192, 12, 3, 224),
-  vit_tiny_patch16_384: vit(16, 192, 12, 3, 384),
-  vit_small_patch32_224: vit(32, 384, 12, 6, 224),
-  vit_small_patch16_224: vit(16, 384, 12, 6, 224),
-  vit_small_patch16_384: vit(16, 384, 12, 6, 384),
-  vit_base_patch32_224: vit(32, 768, 12, 12, 224),
-  vit_base_patch32_384: vit(32, 768, 12, 12, 384),
-  vit_base_patch16_224: vit(16, 768, 12, 12, 224),
-  vit_base_patch16_384: vit(16, 768, 12, 12, 384),
-  vit_base_patch8_224: vit(8, 768, 12, 12, 224),
-  vit_large_patch32_224: vit(32, 1024, 24, 16, 224),
-  vit_large_patch32_384: vit(32, 1024, 24, 16, 384),
-  vit_large_patch16_224: vit(16, 1024, 24, 16, 224),
-  vit_large_patch16_384: vit(16, 1024, 24, 16, 384),
-  vit_huge_patch14_224: vit(14, 1280, 32, 16, 224),
-  vit_small_patch14_dinov2: vit(14, 384, 12, 6, 518, { init_values: 1e-5 }),
-  vit_base_patch14_dinov2: vit(14, 768, 12, 12, 518, { init_values: 1e-5 }),
-  vit_small_patch14_reg4_dinov2: vit(14, 384, 12, 6, 518, { init_values: 1e-5, reg_tokens: 4, no_embed_class: true }),
-  vit_base_patch14_reg4_dinov2: vit(14, 768, 12, 12, 518, { init_values: 1e-5, reg_tokens: 4, no_embed_class: true }),
-  vit_base_patch16_clip_224: vit(16, 768, 12, 12, 224, { pre_norm: true, norm_eps: 1e-5 }),
-  vit_base_patch32_clip_224: vit(32, 768, 12, 12, 224, { pre_norm: true, norm_eps: 1e-5 }),
-  vit_base_patch16_siglip_224: vit(16, 768, 12, 12, 224, { class_token: false, global_pool: 'map' }),
-  // vision_transformer_hybrid.py
-  vit_tiny_r_s16_p8_224: hybrid(resnetv2([]), 8, 192, 12, 3, 224),
-  vit_small_r26_s32_224: hybrid(resnetv2(R26), 1, 384, 12, 6, 224),
-  vit_base_r50_s16_224: hybrid(resnetv2([3, 4, 9]), 1, 768, 12, 12, 224),
-  vit_base_r50_s16_384: hybrid(resnetv2([3, 4, 9]), 1, 768, 12, 12, 384),
-  vit_large_r50_s32_224: hybrid(resnetv2(R50), 1, 1024, 24, 16, 224),
-  vit_small_resnet26d_224: hybrid(resnetd(R26, 4), 1, 768, 8, 8, 224, { mlp_ratio: 3 }),
-  vit_small_resnet50d_s16_224: hybrid(resnetd(R50, 3), 1, 768, 8, 8, 224, { mlp_ratio: 3 }),
-  vit_base_resnet26d_224: hybrid(resnetd(R26, 4), 1, 768, 12, 12, 224),
-  vit_base_resnet50d_224: hybrid(resnetd(R50, 4), 1, 768, 12, 12, 224),
-};
+/** timm 1.0.x: every architecture of vision_transformer.py, deit.py, vision_transformer_hybrid.py and eva.py, as
+ *  generated from timm (architectures.generated.ts). */
+export const modernArchs: Record<string, ArchDef> = Object.fromEntries(
+  Object.entries(architectures).map(([name, a]) => [name, { cls: a.cls, args: a.args, load: a.load }]),
+);
 
 // ---- timm 0.4.5 (seed): LayerNorm eps 1e-6 unless noted, class-token pooling, no fc_norm ----
 const in21k = (d: number): Args => ({ representation_size: d });

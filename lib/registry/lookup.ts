@@ -7,6 +7,7 @@ import type { PretrainedCfg } from '../models/config.ts';
 import { legacyArchs, modernArchs, type ArchDef } from './entrypoints.ts';
 import { registryError } from './errors.ts';
 import { closestNames } from './names.ts';
+import { deprecatedNames } from './architectures.generated.ts';
 import { defaultTags, legacyDefaultCfgs, pretrainedCfgs } from './pretrained-cfgs.ts';
 
 export const LEGACY_PREFIX = 'legacy:';
@@ -59,6 +60,12 @@ export function lookup(name: string): Lookup {
     return { era: 'modern', name: arch, tag, arch: modernArchs[arch], cfg: copyCfg(cfg) };
   }
   if (dot < 0 && has(legacyArchs, arch)) return legacy(arch);
+  // timm's deprecated names ('vit_small_patch16_224_dino' -> 'vit_small_patch16_224.dino'); the seed's bare names
+  // above keep their timm 0.4.5 definition. A target whose tag timm no longer has stays unknown.
+  if (dot < 0 && has(deprecatedNames, arch)) {
+    const target = deprecatedNames[arch];
+    if (pretrainedCfgs[target]) return lookup(target);
+  }
   if (dot >= 0 && has(legacyArchs, arch)) {
     throw registryError('VIT_E_UNKNOWN_MODEL', `'${arch}' is a timm 0.4.5 (legacy) name, which has no pretrained tags; use '${arch}'.`, { suggestions: [arch] });
   }

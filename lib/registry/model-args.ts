@@ -62,7 +62,9 @@ const HANDLERS: Record<string, Handler> = {
   representation_size: (v, out, k) => { out.representationSize = v === null ? null : num(k, v); },
   backbone: (v, out, k) => {
     if (!v || typeof v !== 'object' || Array.isArray(v)) bad(k, 'an object', v);
-    out.backbone = structuredClone(v as Record<string, unknown>);
+    const b = v as Record<string, unknown>;
+    if (b.type !== 'resnetv2' && b.type !== 'resnet') unsupported(out, `backbone.type=${String(b.type)}`);
+    out.backbone = structuredClone(b);
   },
   global_pool: (v, out, k) => {
     if (typeof v === 'string') out.globalPool = v as GlobalPool;
@@ -81,7 +83,13 @@ const HANDLERS: Record<string, Handler> = {
   scale_mlp_norm: set('scaleMlpNorm', bool),
   proj_bias: set('projBias', bool),
   pool_include_prefix: set('poolIncludePrefix', bool),
-  embed_layer: notYet((v) => v == null, (v) => `embed_layer=${v}`),
+  // HybridEmbed is chosen by `backbone`; other embed layers are not built.
+  embed_layer: notYet((v) => v == null || v === 'PatchEmbed' || v === 'HybridEmbed', (v) => `embed_layer=${v}`),
+  embed_proj: notYet((v) => v !== false, () => 'embed_proj=false'),
+  embed_norm_eps: set('embedNormEps', num),
+  mlp_gate_last: set('mlpGateLast', bool),
+  // partial(GluMlp, act_layer=...) in an entrypoint: the block passes its own act_layer, which wins (timm).
+  mlp_act_layer: () => {},
   embed_norm_layer: (v, out, k) => {
     if (v == null) out.embedNormLayer = null;
     else if (typeof v === 'string' && Object.hasOwn(NORM_LAYERS, v)) out.embedNormLayer = v;

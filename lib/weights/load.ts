@@ -82,7 +82,9 @@ export function loadTensors(raw: Map<string, CheckpointTensor>, model: ModelModu
       continue;
     }
     if (!want) {
-      problems.push(`unexpected key '${key}' ${fmt(t.shape)}`);
+      // timm loads some architectures non-strictly (SigLIP towers without the map head): extra keys are dropped.
+      if (model.cfg.load.strict) problems.push(`unexpected key '${key}' ${fmt(t.shape)}`);
+      else report.dropped.push(key);
       continue;
     }
     let shape = t.shape;
@@ -153,5 +155,5 @@ function resamplePos(data: Float32Array, from: number[], to: readonly number[], 
   if (old * old !== from[1] - prefix) return null;
   const grid = model.patchEmbed.gridSize;
   if (prefix + grid[0] * grid[1] !== to[1]) return null;
-  return resamplePosEmbed(data, from[2], prefix, [old, old], grid, mode ?? (legacy ? 'bilinear' : 'bicubic_aa'));
+  return resamplePosEmbed(data, from[2], prefix, [old, old], grid, mode ?? model.cfg.load.posResample ?? (legacy ? 'bilinear' : 'bicubic_aa'));
 }

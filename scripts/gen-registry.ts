@@ -1,0 +1,272 @@
+// Generates the registry's data files from the timm-produced fixtures:
+//   lib/registry/architectures.generated.ts  architecture -> { module, cls, args, load } in timm's snake_case
+//                                            vocabulary, timm's pretrained cfgs and default tags, deprecated names
+//   lib/registry/pretrained-cfgs.ts          re-exports the modern cfgs; the seed-era (timm 0.4.5) legacy cfgs
+//   docs/timm-vocabulary.md                  counts and every model_args key with its values (what to implement)
+// Usage: node --import=tsx scripts/gen-registry.ts
+// Sources: test/fixtures/arch/timm-registry.json (scripts/dump-timm-registry.py, timm 1.0.29) and
+// test/fixtures/arch/seed-variants.json (timm 0.4.5, shared/fixtures/arch). test/registry-data.test.ts regenerates
+// in memory and compares, so the committed files cannot drift from the JSON.
+//
+// Which tags become pretrained cfgs (as the project's arch fixtures do): every tag with weights (hf_hub_id, url or
+// file), plus, for an architecture without any, its default tag (e.g. `untrained`), so every architecture resolves.
+// The default tag is timm's: the first of the architecture's tags (generate_default_cfgs puts the first cfg with
+// weights, or a `*`-marked one, first). Cfg fields as timm registers them (`architecture`, `tag`, hf_hub_id completed
+// to `timm/<arch>.<tag>`), minus nulls, documentation fields (notes, origin_url, paper_ids, paper_name,
+// description), and `url` / `custom_load` where hf_hub_id is the source (timm prefers the hub).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type Obj = Record<string, Json>;
+
+export interface DumpArchitecture {
+  module: string;
+  model_class: string;
+  model_args: Obj;
+  load?: Obj;
+  default_tag: string;
+  pretrained_cfgs: Record<string, Obj>;
+}
+export interface RegistryDump {
+  timm_version: string;
+  torch_version: string;
+  generated_by: string;
+  modules: Record<string, { architectures: number; tags: number; tags_with_weights: number }>;
+  class_defaults: Record<string, Obj>;
+  deprecated: Record<string, string>;
+  architectures: Record<string, DumpArchitecture>;
+}
+interface SeedEntry { default_cfg: Obj }
+
+export const OUTPUTS = {
+  architectures: 'lib/registry/architectures.generated.ts',
+  pretrainedCfgs: 'lib/registry/pretrained-cfgs.ts',
+  vocabulary: 'docs/timm-vocabulary.md',
+} as const;
+
+const DOC_FIELDS = new Set(['notes', 'origin_url', 'paper_ids', 'paper_name', 'description']);
+
+export function hasWeights(cfg: Obj): boolean {
+  return Boolean(cfg.hf_hub_id || cfg.url || cfg.file);
+}
+
+/** The cfg as the registry keeps it (see the header). */
+export function runtimeCfg(cfg: Obj): Obj {
+  const out: Obj = { architecture: cfg.architecture, tag: cfg.tag };
+  const viaHub = Boolean(cfg.hf_hub_id);
+  for (const [k, v] of Object.entries(cfg)) {
+    if (k in out || v === null || DOC_FIELDS.has(k)) continue;
+    if ((k === 'url' || k === 'custom_load') && (viaHub || !cfg.url)) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+/** One entry per line: diffs stay readable. */
+function table(rec: Record<string, unknown>): string {
+  return `{\n${Object.entries(rec).map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)},`).join('\n')}\n}`;
+}
+
+export function selectCfgs(dump: RegistryDump): { cfgs: Record<string, Obj>; defaultTags: Record<string, string> } {
+  const cfgs: Record<string, Obj> = {};
+  const defaultTags: Record<string, string> = {};
+  for (const [name, a] of Object.entries(dump.architectures)) {
+    const tags = Object.keys(a.pretrained_cfgs);
+    if (tags[0] !== a.default_tag) throw new Error(`${name}: default tag ${a.default_tag} is not its first tag`);
+    if (!a.default_tag) throw new Error(`${name}: untagged default cfg`);
+    const anyWeights = tags.some((t) => hasWeights(a.pretrained_cfgs[t]));
+    for (const tag of tags) {
+      const cfg = a.pretrained_cfgs[tag];
+      if (!(hasWeights(cfg) || (!anyWeights && tag === a.default_tag))) continue;
+      if (cfg.architecture !== name || cfg.tag !== tag) throw new Error(`${name}.${tag}: cfg names ${cfg.architecture}.${cfg.tag}`);
+      cfgs[`${name}.${tag}`] = runtimeCfg(cfg);
+    }
+    defaultTags[name] = a.default_tag;
+  }
+  return { cfgs, defaultTags };
+}
+
+function architecturesTs(dump: RegistryDump): string {
+  const { cfgs, defaultTags } = selectCfgs(dump);
+  const modules = Object.keys(dump.modules);
+  const classes = [...new Set(Object.values(dump.architectures).map((a) => a.model_class))];
+  const archs: Record<string, unknown> = {};
+  for (const [name, a] of Object.entries(dump.architectures)) {
+    archs[name] = { module: a.module, cls: a.model_class, args: a.model_args, ...(a.load ? { load: a.load } : {}) };
+  }
+  const union = (xs: string[]) => xs.map((x) => JSON.stringify(x)).join(' | ');
+  return `// GENERATED by scripts/gen-registry.ts from test/fixtures/arch/timm-registry.json (${dump.generated_by}, timm ${dump.timm_version}). Do not edit.
+// Data only, in timm's vocabulary: every architecture of timm's ${modules.map((m) => `${m}.py`).join(', ')}, as the model class
+// its entrypoint builds and the snake_case model_args it passes (layer classes as names, partial() kwargs as
+// sibling keys: serialisation rules in scripts/dump-timm-registry.py; counts and values in docs/timm-vocabulary.md).
+// num_classes / in_chans / img_size come from the pretrained cfg unless args set them (timm's builder does the same).
+import type { PretrainedCfg } from '../models/config.ts';
+
+export type TimmModule = ${union(modules)};
+export type TimmModelClass = ${union(classes)};
+
+export interface TimmArchitecture {
+  /** The timm file that registers it. */
+  module: TimmModule;
+  cls: TimmModelClass;
+  /** The entrypoint's kwargs to the model class (timm's names; extension keys: backbone, norm_eps, ... see header). */
+  args: Record<string, unknown>;
+  /** Checkpoint loading: the module whose checkpoint_filter_fn adapts checkpoints, its partial() kwargs, strictness. */
+  load?: { filter: TimmModule; filter_args?: Record<string, unknown>; strict?: boolean };
+}
+
+export const TIMM_VERSION = ${JSON.stringify(dump.timm_version)};
+
+export const architectures: Record<string, TimmArchitecture> = ${table(archs)};
+
+/** The model classes' constructor defaults (what an absent args key means), serialised the same way. */
+export const classDefaults: Record<TimmModelClass, Record<string, unknown>> = ${table(dump.class_defaults)};
+
+/** timm's deprecated names in these files -> 'arch.tag' (as timm's create_model maps them, with a warning). */
+export const deprecatedNames: Record<string, string> = ${table(dump.deprecated)};
+
+/** Pretrained cfgs keyed 'arch.tag': every tag with weights, and the default tag of an architecture without any. */
+export const pretrainedCfgs: Record<string, PretrainedCfg> = ${table(cfgs)};
+
+/** timm's default tag of each architecture (the first cfg with weights). */
+export const defaultTags: Record<string, string> = ${table(defaultTags)};
+`;
+}
+
+function pretrainedCfgsTs(seed: Record<string, SeedEntry>): string {
+  const legacy: Record<string, Obj> = {};
+  for (const [name, entry] of Object.entries(seed)) legacy[name] = { architecture: `legacy:${name}`, ...entry.default_cfg };
+  return `// GENERATED by scripts/gen-registry.ts. Do not edit.
+// Data only: the pretrained configs keyed \`arch.tag\` (timm 1.0.x) and each arch's default tag, from
+// architectures.generated.ts; and the seed-era (timm 0.4.5) default_cfg of each \`legacy:\` name, from
+// test/fixtures/arch/seed-variants.json.
+import type { PretrainedCfg } from '../models/config.ts';
+
+export { defaultTags, pretrainedCfgs } from './architectures.generated.ts';
+
+export const legacyDefaultCfgs: Record<string, PretrainedCfg> = ${table(legacy)};
+`;
+}
+
+// ---- docs/timm-vocabulary.md ------------------------------------------------------------------------------------
+const fmt = (v: Json): string => JSON.stringify(v).replace(/\|/g, '\\|');
+
+function sortValues(vs: Json[]): Json[] {
+  const rank = (v: Json) => (typeof v === 'number' ? 0 : typeof v === 'boolean' ? 1 : typeof v === 'string' ? 2 : v === null ? 3 : 4);
+  return [...vs].sort((a, b) => rank(a) - rank(b) || (typeof a === 'number' && typeof b === 'number' ? a - b : fmt(a) < fmt(b) ? -1 : fmt(a) > fmt(b) ? 1 : 0));
+}
+
+function distinct(vs: Json[]): Json[] {
+  const seen = new Map<string, Json>();
+  for (const v of vs) seen.set(JSON.stringify(v), v);
+  return sortValues([...seen.values()]);
+}
+
+function vocabularyMd(dump: RegistryDump): string {
+  const archs = Object.entries(dump.architectures);
+  const classes = [...new Set(archs.map(([, a]) => a.model_class))];
+  const { cfgs } = selectCfgs(dump);
+  const L: string[] = [];
+  L.push('# timm vocabulary: the architectures vitnode\'s registry describes');
+  L.push('');
+  L.push(`GENERATED by scripts/gen-registry.ts from test/fixtures/arch/timm-registry.json (${dump.generated_by}, timm`);
+  L.push(`${dump.timm_version}, torch ${dump.torch_version}). Do not edit. The data is lib/registry/architectures.generated.ts:`);
+  L.push('each architecture\'s model class and the `model_args` its timm entrypoint passes (snake_case, as in a hub');
+  L.push('`config.json`). Layer classes are names, `partial()` kwargs sibling keys (`norm_layer: "layernorm"` +');
+  L.push('`norm_eps`); hybrid backbones are `backbone` descriptions; rules at the top of scripts/dump-timm-registry.py.');
+  L.push('`num_classes`, `in_chans` and `img_size` come from the pretrained cfg unless the arguments set them.');
+  L.push('');
+  L.push('## Counts');
+  L.push('');
+  L.push(`| file | architectures | tags | tags with weights | cfgs in the registry | ${classes.join(' | ')} |`);
+  L.push(`|---|---:|---:|---:|---:|${classes.map(() => '---:').join('|')}|`);
+  const total = { a: 0, t: 0, w: 0, r: 0, c: classes.map(() => 0) };
+  for (const [mod, c] of Object.entries(dump.modules)) {
+    const inMod = archs.filter(([, a]) => a.module === mod);
+    const reg = Object.keys(cfgs).filter((k) => dump.architectures[k.slice(0, k.indexOf('.'))].module === mod).length;
+    const per = classes.map((cl) => inMod.filter(([, a]) => a.model_class === cl).length);
+    L.push(`| ${mod}.py | ${c.architectures} | ${c.tags} | ${c.tags_with_weights} | ${reg} | ${per.join(' | ')} |`);
+    total.a += c.architectures; total.t += c.tags; total.w += c.tags_with_weights; total.r += reg;
+    per.forEach((n, i) => { total.c[i] += n; });
+  }
+  L.push(`| all | ${total.a} | ${total.t} | ${total.w} | ${total.r} | ${total.c.join(' | ')} |`);
+  L.push('');
+  L.push('"cfgs in the registry": every tag with weights, plus the default (`untrained`, ...) tag of an architecture');
+  L.push('without weights. VisionTransformerDistilled (deit.py) takes VisionTransformer\'s arguments. Most hub ids are');
+  L.push('`timm/<arch>.<tag>`, not all: the `*_quickgelu_*` architectures load their twin\'s repo, and a few live outside');
+  L.push('`timm/` (`apple/mobileclip_b_timm`, `belfner/...`): use a cfg\'s `hf_hub_id`, never derive it from the name.');
+  L.push('');
+  L.push('Absent keys mean the class default (last column). In VisionTransformer `norm_layer: null` is timm\'s LayerNorm');
+  L.push('with eps 1e-6, `act_layer: null` exact-erf GELU, and `fc_norm: null` on exactly when `global_pool` is avg, max');
+  L.push('or avgmax. A norm given as a class carries its eps (`norm_eps`, `embed_norm_eps`); a string (`"rmsnorm"`)');
+  L.push('means that class\'s default eps (1e-6 for timm\'s LayerNorm / RmsNorm).');
+  const groups: [string, string[]][] = [['VisionTransformer / VisionTransformerDistilled', ['VisionTransformer', 'VisionTransformerDistilled']], ['Eva', ['Eva']]];
+  for (const [title, cls] of groups) {
+    const members = archs.filter(([, a]) => cls.includes(a.model_class));
+    if (!members.length) continue;
+    const defaults = dump.class_defaults[cls[0]] ?? {};
+    const keys: string[] = [];
+    for (const [, a] of members) for (const k of Object.keys(a.model_args)) if (!keys.includes(k)) keys.push(k);
+    L.push('');
+    L.push(`## model_args of ${title} (${members.length} architectures)`);
+    L.push('');
+    L.push('| key | archs | values | class default |');
+    L.push('|---|---:|---|---|');
+    for (const k of keys) {
+      const vals = members.filter(([, a]) => k in a.model_args).map(([, a]) => a.model_args[k]);
+      const shown = k === 'backbone' ? `${distinct(vals).length} descriptions (below)` : distinct(vals).map(fmt).join(', ');
+      const dflt = k in defaults ? fmt(defaults[k]) : '';
+      L.push(`| \`${k}\` | ${vals.length} | ${shown} | ${dflt} |`);
+    }
+  }
+  const backbones = archs.filter(([, a]) => a.model_args.backbone !== undefined);
+  if (backbones.length) {
+    L.push('');
+    L.push('## Hybrid backbones (`backbone`, with `embed_layer: "HybridEmbed"`)');
+    L.push('');
+    L.push('| architectures | backbone |');
+    L.push('|---|---|');
+    const by = new Map<string, string[]>();
+    for (const [n, a] of backbones) {
+      const k = JSON.stringify(a.model_args.backbone);
+      by.set(k, [...(by.get(k) ?? []), n]);
+    }
+    for (const [k, ns] of by) L.push(`| ${ns.join(', ')} | \`${k}\` |`);
+  }
+  L.push('');
+  L.push('## Checkpoint loading (`load`)');
+  L.push('');
+  L.push('| load | architectures |');
+  L.push('|---|---:|');
+  const loads = new Map<string, number>();
+  for (const [, a] of archs) {
+    const k = JSON.stringify(a.load ?? null);
+    loads.set(k, (loads.get(k) ?? 0) + 1);
+  }
+  for (const [k, n] of loads) L.push(`| \`${k}\` | ${n} |`);
+  L.push('');
+  return `${L.join('\n')}`;
+}
+
+export function loadDump(root: string): { dump: RegistryDump; seed: Record<string, SeedEntry> } {
+  const read = (p: string) => JSON.parse(readFileSync(`${root}/${p}`, 'utf8'));
+  return { dump: read('test/fixtures/arch/timm-registry.json'), seed: read('test/fixtures/arch/seed-variants.json') };
+}
+
+/** Every generated file's contents, keyed by its path relative to the repository root. */
+export function generate(dump: RegistryDump, seed: Record<string, SeedEntry>): Record<string, string> {
+  return {
+    [OUTPUTS.architectures]: architecturesTs(dump),
+    [OUTPUTS.pretrainedCfgs]: pretrainedCfgsTs(seed),
+    [OUTPUTS.vocabulary]: vocabularyMd(dump),
+  };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const { dump, seed } = loadDump(root);
+  for (const [path, text] of Object.entries(generate(dump, seed))) writeFileSync(`${root}/${path}`, text);
+  const { cfgs, defaultTags } = selectCfgs(dump);
+  console.log(`wrote ${Object.keys(dump.architectures).length} architectures, ${Object.keys(cfgs).length} cfgs, ${Object.keys(defaultTags).length} default tags, ${Object.keys(seed).length} legacy cfgs (timm ${dump.timm_version})`);
+}
