@@ -114,3 +114,8 @@ function load(): Binding {
 }
 
 export const binding: Binding = load();
+
+/** The path of the .node file node-gyp-build loads (what `load()` took). */
+export function addonPath(): string {
+  return require('node-gyp-build').resolve(packageRoot()) as string;
+}
