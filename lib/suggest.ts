@@ -1,5 +1,5 @@
 // "Did you mean" for option names (API keys and CLI flags): the closest candidate by edit distance, ignoring
-// case, '-' and '_' (topk -> top-k / topK).
+// case, '-' and '_' (topk -> top-k / topK); a prefix counts as close (maxBatch -> maxBatchSize).
 import { levenshtein } from './registry/names.ts';
 
 const norm = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
@@ -8,7 +8,8 @@ export function closestOption(name: string, candidates: Iterable<string>): strin
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of candidates) {
-    const d = levenshtein(norm(name), norm(c));
+    const [a, b] = [norm(name), norm(c)];
+    const d = a.length >= 3 && (b.startsWith(a) || a.startsWith(b)) ? 1 : levenshtein(a, b); // a cut-short name
     if (d < bestD) [best, bestD] = [c, d];
   }
   return bestD <= Math.max(1, Math.floor(norm(name).length / 3)) ? best : undefined;

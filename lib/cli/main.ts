@@ -70,7 +70,7 @@ function printError(cmd: string, err: unknown, verbose: boolean): boolean {
   const lines = String(e.message ?? err).split('\n');
   if (verbose && Array.isArray(e.problems)) lines.splice(1, lines.length, `${e.problems.length} problems:`, ...e.problems.map((p) => `  ${p}`));
   console.error(`vitnode ${cmd}: ${code ? `[${code}] ` : ''}${lines.join('\n')}`);
-  if (verbose && e.stack) console.error(e.stack.split('\n').slice(1).join('\n'));
+  if (verbose && e.stack) console.error(e.stack.split('\n').filter((l) => /^\s+at /.test(l)).join('\n'));
   return code === 'VIT_E_USAGE';
 }
 

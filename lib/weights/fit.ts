@@ -71,7 +71,7 @@ export function fitOne(name: string, want: readonly (readonly [string, readonly 
   f.differs = summaryDiff(got, exp).filter((d) => !d.startsWith('classes') && !d.startsWith('tokens'));
   const log2 = (a?: number, b?: number) => (a && b ? Math.abs(Math.log2(a / b)) : 1);
   const distance = log2(got.width, exp.width) + Math.abs(got.depth - exp.depth) / 4 + log2(got.patch, exp.patch) / 2 +
-    (got.family === exp.family ? 0 : 2) + 0.5 * f.differs.filter((d) => / only in /.test(d)).length;
+    (got.family === exp.family ? 0 : 3) + 2 * f.differs.filter((d) => / only in /.test(d)).length;
   f.score = f.exact ? 1e9 - f.notes.length : (4 * f.matched + 2 * common) / Math.max(1, union) - distance;
   return f;
 }
