@@ -6,7 +6,7 @@ import { VitError } from './errors.ts';
 import { defaultThreads, VitModel } from './model.ts';
 import { createModelModule } from './models/index.ts';
 import { createOptionsSchema, parseOptions, type CreateModelOptions } from './options.ts';
-import { checkSupported, resolveConfig, resolveModel, type HfConfig, type ResolvedModel } from './registry/index.ts';
+import { checkSupported, getPretrainedCfg, resolveConfig, resolveModel, type HfConfig, type ResolvedModel } from './registry/index.ts';
 import { pickOverrides } from './registry/overrides.ts';
 import { HF_HUB_PREFIX, resolvePretrainedSource } from './hub/pretrained.ts';
 import { modelOrigin, randomWeightsWarning, type ModelOrigin } from './origin.ts';
@@ -20,10 +20,20 @@ const WEIGHT_FILE = /\.(safetensors|pth|pt|bin|npz|ckpt|pkl|tar)$/i;
 /** A source that names a file or folder rather than a registry name (registry names have no '/'). */
 const pathLike = (s: string) => /[/\\]/.test(s) || /^[.~]/.test(s) || /\.json$/i.test(s) || WEIGHT_FILE.test(s);
 
+function isRegistryName(s: string): boolean {
+  try {
+    getPretrainedCfg(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Path-like sources that do not exist are VIT_E_IO naming the argument, not unknown model names. */
 export function checkSourcePath(source: string, what = 'source'): void {
   if (source.startsWith(HF_HUB_PREFIX) || !pathLike(source)) return;
   if (!existsSync(source)) {
+    if (isRegistryName(source)) return; // 'beit3_base_patch16_224.pt' is a name with a tag
     throw new VitError('VIT_E_IO', `no such file or directory: '${source}' (the model ${what}: a registry name, a config.json, a model folder or hf-hub:org/name)`);
   }
   if (WEIGHT_FILE.test(source) && statSync(source).isFile()) {

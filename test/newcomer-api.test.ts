@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { createBatcher, createModel, preprocess, Tensor, VitError, writeSafetensors } from '../lib/index.ts';
+import { createBatcher, createModel, preprocess, resolveSource, Tensor, VitError, writeSafetensors } from '../lib/index.ts';
 import { describeBuild } from '../lib/build-info.ts';
 import { readSafetensors } from '../lib/weights/safetensors.ts';
 import { fitArchitectures } from '../lib/weights/fit.ts';
@@ -97,6 +97,9 @@ test('path-like sources that do not exist are VIT_E_IO naming the argument; a we
     await code(t, createModel(src), 'VIT_E_IO', new RegExp(`no such file or directory: '${src.replace(/[.*/]/g, '\\$&')}'`));
   }
   await code(t, createModel('vit_bse_patch16_224'), 'VIT_E_UNKNOWN_MODEL', /Unknown model/);
+  // a registry name whose tag looks like a file extension stays a name
+  const beit = resolveSource('beit3_base_patch16_224.pt');
+  t.deepEqual([beit.name, beit.tag], ['beit3_base_patch16_224', 'pt']);
   await code(t, createModel(join(DIGITS, 'model.safetensors')), 'VIT_E_ARGUMENT', /is a weights file.*checkpoint/);
 });
 
