@@ -62,7 +62,7 @@ add(op('patch_embed', [[batch, 3, H, W]], (g, [x]) => vit.patchEmbed.build(g, x)
 add(op('layer_norm (norm1/norm2)', [x3], (g, [x]) => blk.norm1.build(g, x)), 2 * depth + 1);
 add(op('linear qkv', [x3], (g, [x]) => blk.attn.qkv.build(g, x)), depth);
 add(op('attention (softmax(qk^T)v)', [[batch, T, 3 * D]], (g, [x]) =>
-  g.op('attention', blk.attn.prefix, [x], x3, { attrs: { heads: blk.attn.numHeads, scale: blk.attn.scale, scale_q: blk.attn.scaleQ ? 1 : 0 } })), depth);
+  g.op('attention', blk.attn.prefix, [x], x3, { attrs: { heads: blk.attn.numHeads, scale: blk.attn.scale } })), depth);
 add(op('linear proj + residual', [x3, x3], (g, [x, r]) => blk.attn.proj.build(g, x, { residual: r })), depth);
 add(op('linear fc1 + GELU', [x3], (g, [x]) => blk.mlp.fc1.build(g, x, { act: 'gelu' })), depth);
 add(op('linear fc1 (no GELU)', [x3], (g, [x]) => blk.mlp.fc1.build(g, x)), 0);

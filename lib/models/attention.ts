@@ -1,5 +1,5 @@
 // timm Attention: packed qkv Linear, multi-head softmax(q k^T * scale) v, proj Linear (+ residual fused).
-import type { GraphBuilder, Sym } from '../graph/builder.ts';
+import type { GraphBuilder, OpAttrs, Sym } from '../graph/builder.ts';
 import { Linear, type Param } from './layers.ts';
 
 export class Attention {
@@ -12,7 +12,8 @@ export class Attention {
     qkvBias: boolean,
     /** Seed qk_scale override; default head_dim^-0.5. */
     readonly scale: number,
-    /** Modern timm multiplies q before q k^T; the seed scaled the scores after. */
+    /** Modern timm multiplies q before q k^T; the seed scaled the scores after: the same product up to one
+     *  rounding, so both build the same graph (the native op scales the scores). */
     readonly scaleQ: boolean,
   ) {
     this.qkv = new Linear(`${prefix}.qkv`, dim, dim * 3, qkvBias);
@@ -31,7 +32,7 @@ export class Attention {
     const qkv = this.qkv.build(g, x); // [B, T, 3D]
     const [b, t, d] = x.shape;
     const q = queries ?? t;
-    const attrs: Record<string, number> = { heads: this.numHeads, scale: this.scale, scale_q: this.scaleQ ? 1 : 0 };
+    const attrs: OpAttrs['attention'] = { heads: this.numHeads, scale: this.scale };
     if (q !== t) attrs.queries = q;
     const a = g.op('attention', this.prefix, [qkv], [b, q, d], { attrs }); // [B, Q, D]
     return this.proj.build(g, a, { residual, gamma });

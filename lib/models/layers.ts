@@ -1,5 +1,5 @@
 // Shared builders for the timm layers every module uses: Linear and LayerNorm, named by state_dict prefix.
-import type { GraphBuilder, Sym } from '../graph/builder.ts';
+import type { GraphBuilder, OpWeights, Sym } from '../graph/builder.ts';
 
 export type Param = [key: string, shape: number[]];
 
@@ -25,7 +25,7 @@ export class Linear {
     x: Sym,
     opts: { act?: keyof typeof ACT; gamma?: string; residual?: Sym } = {},
   ): Sym {
-    const weights: Record<string, string> = { weight: `${this.prefix}.weight` };
+    const weights: OpWeights['linear'] = { weight: `${this.prefix}.weight` };
     if (this.bias) weights.bias = `${this.prefix}.bias`;
     if (opts.gamma) weights.gamma = opts.gamma;
     const shape = [...x.shape.slice(0, -1), this.outFeatures];
