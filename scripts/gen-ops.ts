@@ -14,10 +14,8 @@ const num = (v: number) => (v !== 0 && Math.abs(v) < 1e-3 ? v.toExponential() : 
 
 function range(a: NativeOpAttr): string {
   const hi = a.max === null || a.max >= INT_MAX ? null : a.max;
-  if (a.min === null && hi === null) return `any ${a.type}`;
-  if (hi === null) return `${a.type} >= ${num(a.min)}`;
-  if (a.min === null) return `${a.type} <= ${num(hi)}`;
-  return `${a.type} in [${num(a.min)}, ${num(hi)}]`;
+  if (a.min === null) return hi === null ? `any ${a.type}` : `${a.type} <= ${num(hi)}`;
+  return hi === null ? `${a.type} >= ${num(a.min)}` : `${a.type} in [${num(a.min)}, ${num(hi)}]`;
 }
 
 function attrDoc(a: NativeOpAttr): string {

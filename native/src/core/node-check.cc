@@ -35,10 +35,11 @@ void validate_node(const Node& n) {
   const std::string where = std::string(d.name) + " '" + n.name + "'";
   const int ni = static_cast<int>(n.inputs.size());
   if (ni < d.min_inputs || (d.max_inputs >= 0 && ni > d.max_inputs)) {
-    const std::string want = d.max_inputs < 0      ? "at least " + std::to_string(d.min_inputs)
-                             : d.min_inputs == d.max_inputs ? std::to_string(d.min_inputs)
-                                                            : std::to_string(d.min_inputs) + " to " + std::to_string(d.max_inputs);
-    fail(ErrorCode::Shape, where + ": takes " + want + " input(s), got " + std::to_string(ni));
+    const std::string lo = std::to_string(d.min_inputs), hi = std::to_string(d.max_inputs);
+    const std::string want = d.max_inputs < 0                ? "at least " + lo + " inputs"
+                             : d.min_inputs != d.max_inputs ? lo + " to " + hi + " inputs"
+                                                            : lo + (d.min_inputs == 1 ? " input" : " inputs");
+    fail(ErrorCode::Shape, where + ": takes " + want + ", got " + std::to_string(ni));
   }
   for (const auto& w : n.weights)
     if (!d.role(w.first))
