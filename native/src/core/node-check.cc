@@ -43,18 +43,20 @@ void validate_node(const Node& n) {
   }
   for (const auto& w : n.weights)
     if (!d.role(w.first))
-      fail(ErrorCode::Argument, where + ": unknown weight role '" + w.first + "' (roles: " + names(d.roles, kMaxRoles) + ")");
+      fail(ErrorCode::Argument,
+           where + ": unknown weight role '" + w.first + "' (roles: " + names(d.roles, kMaxRoles) + ")");
   for (int i = 0; i < kMaxRoles && d.roles[i].name; ++i)
     if (d.roles[i].required && !n.weight(d.roles[i].name))
       fail(ErrorCode::Shape, where + ": missing weight role '" + d.roles[i].name + "'");
   for (const auto& kv : n.attrs) {
     const AttrDef* a = d.attr(kv.first);
-    if (!a) fail(ErrorCode::Argument, where + ": unknown attribute '" + kv.first + "' (attributes: " + names(d.attrs, kMaxAttrs) + ")");
-    const double v = kv.second;
-    if (!(v >= a->min && v <= a->max))
-      fail(ErrorCode::Shape, where + ": attribute " + kv.first + " = " + num(v) + " is outside " + range(a->min, a->max) +
-                                 " (" + a->doc + ")");
-    if (a->integer && v != std::floor(v)) fail(ErrorCode::Shape, where + ": attribute " + kv.first + " = " + num(v) + " must be an integer");
+    if (!a)
+      fail(ErrorCode::Argument,
+           where + ": unknown attribute '" + kv.first + "' (attributes: " + names(d.attrs, kMaxAttrs) + ")");
+    const std::string what = where + ": attribute " + kv.first + " = " + num(kv.second);
+    if (!(kv.second >= a->min && kv.second <= a->max))
+      fail(ErrorCode::Shape, what + " is outside " + range(a->min, a->max) + " (" + a->doc + ")");
+    if (a->integer && kv.second != std::floor(kv.second)) fail(ErrorCode::Shape, what + " must be an integer");
   }
   for (int i = 0; i < kMaxAttrs && d.attrs[i].name; ++i)
     if (d.attrs[i].use == AttrUse::Required && !n.has_attr(d.attrs[i].name))

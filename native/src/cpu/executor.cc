@@ -1,9 +1,9 @@
 // CPU executor: oneDNN primitives and kernels prepared once per program, then run in node order over one
 // planned arena. One CPU inference at a time per process: two OpenMP-parallel runs would oversubscribe cores.
 //
-// Threading: row-wise ops (the op table's kRowWise trait: Linear, PatchEmbed, LayerNorm, Add, ...) never mix rows,
-// so a run of them is executed inside ONE OpenMP parallel region in which thread i always owns the same contiguous rows
-// (its own single-threaded oneDNN matmuls per row block). A token chain such as norm2 -> fc1 -> fc2 (+residual)
+// Threading: row-wise ops (the op table's kRowWise trait: Linear, PatchEmbed, LayerNorm, Add, ...) never mix
+// rows, so a run of them is executed inside ONE OpenMP parallel region in which thread i always owns the same
+// contiguous rows (its own single-threaded oneDNN matmuls per row block). A token chain such as norm2 -> fc1 -> fc2 (+residual)
 // -> norm1 -> qkv then needs no synchronisation at all and its rows stay in that core's cache; attention (which
 // mixes tokens) is a worksharing loop inside the same region with barriers around it. Barriers are also placed
 // where the arena plan reuses memory that another thread may still read. A ViT forward is then ~3 parallel

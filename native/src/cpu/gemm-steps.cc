@@ -47,7 +47,8 @@ class LinearStep : public GemmStep {
  public:
   LinearStep(const Env& env, const Node& n)
       : GemmStep(env, n, env.shape(n.inputs[0]).back(), static_cast<Act>(n.iattr("act")), n.inputs.size() == 2),
-        x_(env.tensor(n.inputs[0])), y_(env.tensor(n.output)), res_(n.inputs.size() == 2 ? env.tensor(n.inputs[1]) : nullptr) {}
+        x_(env.tensor(n.inputs[0])), y_(env.tensor(n.output)),
+        res_(n.inputs.size() == 2 ? env.tensor(n.inputs[1]) : nullptr) {}
 
   void run_rows(int part, int parts, int64_t r0, int64_t, dnnl::stream& s) override {
     gemm(part, parts).run(s, x_ + r0 * k_, y_ + r0 * n_, res_ ? res_ + r0 * n_ : nullptr);
@@ -96,6 +97,8 @@ class PatchEmbedStep : public GemmStep {
 }  // namespace
 
 std::unique_ptr<Step> make_linear(const Env& env, const Node& n) { return std::make_unique<LinearStep>(env, n); }
-std::unique_ptr<Step> make_patch_embed(const Env& env, const Node& n) { return std::make_unique<PatchEmbedStep>(env, n); }
+std::unique_ptr<Step> make_patch_embed(const Env& env, const Node& n) {
+  return std::make_unique<PatchEmbedStep>(env, n);
+}
 
 }  // namespace vit::cpu

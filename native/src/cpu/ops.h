@@ -1,5 +1,6 @@
-// CPU kernels, one family per file (norm.cc, attention.cc, tokens.cc, resample.cc, eltwise.cc); GEMMs live
-// behind the narrow oneDNN interface in dnnl-linear.h. All float32, row-major, OpenMP-parallel.
+// CPU kernels, one family per file (norm.cc, attention.cc, tokens.cc, resample.cc, eltwise.cc, backbone.cc), each
+// file also holding its ops' step factories (step.h); GEMMs live behind the narrow oneDNN interface in
+// dnnl-linear.h. All float32, row-major, OpenMP-parallel.
 #pragma once
 #include <cstdint>
 #include <vector>

@@ -40,7 +40,8 @@ class RowStep : public Step {
 
 class SerialStep : public Step {
  public:
-  SerialStep(const Env& env, const Node& n, SerialFn fn, size_t scratch) : Step(env, n), fn_(std::move(fn)), scratch_(scratch) {}
+  SerialStep(const Env& env, const Node& n, SerialFn fn, size_t scratch)
+      : Step(env, n), fn_(std::move(fn)), scratch_(scratch) {}
   void run(dnnl::stream& s, int threads, void* scratch) override { fn_(s, threads, scratch); }
   size_t scratch_bytes(int) const override { return scratch_; }
 
