@@ -28,7 +28,6 @@ void layer_norm(const float* x, const float* gamma, const float* beta, float* y,
   }
 }
 
-
 std::unique_ptr<Step> make_layer_norm(const Env& env, const Node& n) {
   const float* x = env.tensor(n.inputs[0]);
   float* y = env.tensor(n.output);

@@ -33,7 +33,7 @@ class Step {
   // kRowWise ops. rows(): independent output rows (default numel(y) / y.back()). prepare(parts): per-part state
   // for a part count (called once per count, single-threaded, oneDNN at one thread); run_rows: rows [r0, r1)
   // of part `part` on the calling thread.
-  virtual int64_t rows() const { return rows_; }
+  int64_t rows() const { return rows_; }
   virtual void prepare(int /*parts*/) {}
   virtual void run_rows(int part, int parts, int64_t r0, int64_t r1, dnnl::stream& s);
 
