@@ -21,10 +21,11 @@ std::string range(double lo, double hi) {
   return (lo == -kInf ? std::string("(-inf") : "[" + num(lo)) + ", " + (open ? std::string("inf)") : num(hi) + "]");
 }
 
-template <typename List, typename Count>
-std::string names(const List& list, Count count) {
+// The names of a row's roles or attributes (lists end at the first null name).
+template <typename Def, int N>
+std::string names(const Def (&list)[N]) {
   std::string s;
-  for (int i = 0; i < count && list[i].name; ++i) s += (i ? ", " : "") + std::string(list[i].name);
+  for (int i = 0; i < N && list[i].name; ++i) s += (i ? ", " : "") + std::string(list[i].name);
   return s.empty() ? "none" : s;
 }
 
@@ -44,7 +45,7 @@ void validate_node(const Node& n) {
   for (const auto& w : n.weights)
     if (!d.role(w.first))
       fail(ErrorCode::Argument,
-           where + ": unknown weight role '" + w.first + "' (roles: " + names(d.roles, kMaxRoles) + ")");
+           where + ": unknown weight role '" + w.first + "' (roles: " + names(d.roles) + ")");
   for (int i = 0; i < kMaxRoles && d.roles[i].name; ++i)
     if (d.roles[i].required && !n.weight(d.roles[i].name))
       fail(ErrorCode::Shape, where + ": missing weight role '" + d.roles[i].name + "'");
@@ -52,7 +53,7 @@ void validate_node(const Node& n) {
     const AttrDef* a = d.attr(kv.first);
     if (!a)
       fail(ErrorCode::Argument,
-           where + ": unknown attribute '" + kv.first + "' (attributes: " + names(d.attrs, kMaxAttrs) + ")");
+           where + ": unknown attribute '" + kv.first + "' (attributes: " + names(d.attrs) + ")");
     const std::string what = where + ": attribute " + kv.first + " = " + num(kv.second);
     if (!(kv.second >= a->min && kv.second <= a->max))
       fail(ErrorCode::Shape, what + " is outside " + range(a->min, a->max) + " (" + a->doc + ")");
