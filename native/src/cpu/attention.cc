@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "cpu/ops.h"
+#include "cpu/step.h"
 
 namespace vit::cpu {
 
@@ -21,8 +22,8 @@ int64_t attention_query_blocks(int64_t b, int64_t q, int64_t heads, int threads)
   return n;
 }
 
-// Scaling the scores in the GEMM (alpha) equals timm's scale-q-first up to one rounding; both orders are within
-// the float32 tolerance, so the graph's scale_q only matters on backends that round q separately.
+// The scores are scaled in the GEMM (alpha): q.k * scale. timm's modern q * scale before q.k is the same product up
+// to one rounding (within the float32 tolerance), so both eras share it.
 void attention_ws(const float* qkv, float* out, int64_t b, int64_t t, int64_t q_rows, int64_t d, int64_t heads,
                   float scale, int64_t qblocks, float* scratch) {
   const int64_t hd = d / heads, ld = 3 * d;
@@ -43,5 +44,32 @@ void attention_ws(const float* qkv, float* out, int64_t b, int64_t t, int64_t q_
     dnnl_sgemm('N', 'N', rows, hd, t, 1.f, s, t, v, ld, 0.f, out + (bi * q_rows + r0) * d + h * hd, d);
   }
 }
+
+namespace {
+
+// Inside the executor's parallel regions: every thread of the region calls run_ws.
+class AttentionStep : public Step {
+ public:
+  AttentionStep(const Env& env, const Node& n)
+      : Step(env, n), qkv_(env.tensor(n.inputs[0])), out_(env.tensor(n.output)), x_(env.shape(n.inputs[0])),
+        q_(env.shape(n.output)[1]), heads_(n.iattr("heads")), scale_(static_cast<float>(n.attr("scale"))) {}
+  bool worksharing() const override { return true; }
+  size_t scratch_bytes(int threads) const override { return sizeof(float) * threads * x_[1] * x_[1]; }
+  void run_ws(int threads, void* scratch) override {
+    attention_ws(qkv_, out_, x_[0], x_[1], q_, x_[2] / 3, heads_, scale_,
+                 attention_query_blocks(x_[0], q_, heads_, threads), static_cast<float*>(scratch));
+  }
+
+ private:
+  const float* qkv_;
+  float* out_;
+  std::vector<int64_t> x_;
+  int64_t q_, heads_;
+  float scale_;
+};
+
+}  // namespace
+
+std::unique_ptr<Step> make_attention(const Env& env, const Node& n) { return std::make_unique<AttentionStep>(env, n); }
 
 }  // namespace vit::cpu

@@ -1,6 +1,7 @@
 #include <cmath>
 
 #include "cpu/ops.h"
+#include "cpu/step.h"
 
 namespace vit::cpu {
 
@@ -25,6 +26,15 @@ void layer_norm(const float* x, const float* gamma, const float* beta, float* y,
 #pragma omp simd
     for (int64_t i = 0; i < d; ++i) yr[i] = (xr[i] - mean) * rstd * gamma[i] + beta[i];
   }
+}
+
+std::unique_ptr<Step> make_layer_norm(const Env& env, const Node& n) {
+  const float* x = env.tensor(n.inputs[0]);
+  float* y = env.tensor(n.output);
+  const float *g = env.weight(n, "weight"), *b = env.weight(n, "bias");
+  const int64_t d = env.shape(n.output).back();
+  const float eps = static_cast<float>(n.attr("eps"));
+  return row_step(env, n, [=](int64_t r0, int64_t r1) { layer_norm(x + r0 * d, g, b, y + r0 * d, r1 - r0, d, eps, 1); });
 }
 
 }  // namespace vit::cpu

@@ -1,8 +1,11 @@
-// CPU kernels, one family per file (norm.cc, attention.cc, tokens.cc, resample.cc, eltwise.cc); GEMMs live
-// behind the narrow oneDNN interface in dnnl-linear.h. All float32, row-major, OpenMP-parallel.
+// CPU kernels, one family per file (norm.cc, attention.cc, tokens.cc, resample.cc, eltwise.cc, backbone.cc), each
+// file also holding its ops' step factories (step.h); GEMMs live behind the narrow oneDNN interface in
+// dnnl-linear.h. All float32, row-major, OpenMP-parallel.
 #pragma once
 #include <cstdint>
 #include <vector>
+
+#include "vit/resample-taps.h"
 
 namespace vit::cpu {
 
@@ -15,8 +18,6 @@ void gelu_erf_inplace(float* y, int64_t n);                 // AVX2, single-thre
 // Rows [row0, row1) of y = alpha * a + beta * b over rows of width d; b has b_rows rows, broadcast by r % b_rows.
 void add_rows(const float* a, const float* b, float* y, int64_t row0, int64_t row1, int64_t d, int64_t b_rows,
               float alpha, float beta);
-void add_scaled(const float* a, const float* b, float* y, int64_t batch, int64_t per_item, bool b_broadcast,
-                float alpha, float beta, int threads);
 
 // norm.cc
 void layer_norm(const float* x, const float* gamma, const float* beta, float* y, int64_t rows, int64_t d,
@@ -40,15 +41,8 @@ void concat_prefix(const float* x, const std::vector<const float*>& prefix, cons
 void pool_tokens(const float* x, float* y, int64_t b, int64_t t, int64_t d, int mode, int64_t start, int64_t index);
 void tokens_to_nchw(const float* x, float* y, int64_t b, int64_t n, int64_t d, int threads);
 
-// resample.cc: 2-D resampling of a [h, w, d] grid (channels last), separable.
-enum class Resample { Bilinear = 0, BicubicAA = 1, Bicubic = 2 };
+// resample.cc: 2-D resampling of a [h, w, d] grid (channels last), separable, with vit/resample-taps.h.
 void resample_grid(const float* x, float* y, int64_t oh, int64_t ow, int64_t h, int64_t w, int64_t d, Resample mode);
-// 1-D weights: for each output index, first source index and weights (exposed for tests and CUDA parity).
-struct Taps {
-  std::vector<int64_t> first;
-  std::vector<std::vector<double>> w;
-};
-Taps resample_taps(int64_t in, int64_t out, Resample mode);
 
 // backbone.cc: hybrid CNN backbones, NCHW. group_norm: y = act(gn(x) + residual), residual may be null.
 void group_norm(const float* x, const float* gamma, const float* beta, const float* residual, float* y, int64_t b,

@@ -89,7 +89,7 @@ StepFn op_add(OpEnv& env, const Node& n) {
   const void* a = env.tensor(n.inputs[0]);
   const void* b = env.tensor(n.inputs[1]);
   void* y = env.tensor(n.output);
-  const float alpha = static_cast<float>(n.attr("alpha", 1.0)), beta = static_cast<float>(n.attr("beta", 1.0));
+  const float alpha = static_cast<float>(n.attr("alpha")), beta = static_cast<float>(n.attr("beta"));
   const DType dt = env.dtype;
   return [=](cudaStream_t s) {
     VIT_DISPATCH_DTYPE(dt, add_kernel<T><<<grid_for(total, 256), 256, 0, s>>>(

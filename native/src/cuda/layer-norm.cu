@@ -112,7 +112,7 @@ StepFn op_layer_norm(OpEnv& env, const Node& n) {
   const void* g = env.weight(n, "weight");
   const void* b = env.weight(n, "bias");
   void* y = env.tensor(n.output);
-  const float eps = static_cast<float>(n.attr("eps", 1e-6));
+  const float eps = static_cast<float>(n.attr("eps"));
   const DType dt = env.dtype;
   return [=](cudaStream_t s) {
     VIT_DISPATCH_DTYPE(dt, layer_norm_cuda<T>(static_cast<const T*>(x), static_cast<const T*>(g),
