@@ -1,4 +1,5 @@
-// Token bookkeeping: patchify (conv with kernel == stride as a GEMM operand), prefix concat, pooling, layouts.
+// Token bookkeeping: patchify (conv with kernel == stride as a GEMM operand), prefix concat, pooling, layouts,
+// column slices.
 #include <algorithm>
 #include <cstring>
 
@@ -66,6 +67,10 @@ void tokens_to_nchw(const float* x, float* y, int64_t b, int64_t n, int64_t d, i
   for (int64_t bi = 0; bi < b; ++bi)
     for (int64_t c = 0; c < d; ++c)
       for (int64_t i = 0; i < n; ++i) y[(bi * d + c) * n + i] = x[(bi * n + i) * d + c];
+}
+
+void slice_last_rows(const float* x, float* y, int64_t rows, int64_t c, int64_t start, int64_t count) {
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(y + r * count, x + r * c + start, count * sizeof(float));
 }
 
 }  // namespace vit::cpu
