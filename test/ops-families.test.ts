@@ -226,29 +226,30 @@ test('row-parallel regions: qk_norm + SwiGLU + parallel-scaling split + latent p
   param('kw', [hd]);
   param('g.weight', [Hm, D]);
   param('x.weight', [Hm, D]);
-  param('fc2.weight', [D, 2 * Hm]);
+  param('fc2.weight', [2 * Hm, D]);
+  param('out.weight', [D, Hm]);
   param('kv.weight', [2 * D, D]);
   param('latent', [1, 2, D]);
   const s = store(ws);
   const x = randn(B * T * D, 120);
+  const lin = (g: GraphBuilder, name: string, x: Sym, n: number) => g.op('linear', name, [x], [B, T, n], { weights: { weight: `${name}.weight` } });
   const build = (g: GraphBuilder) => {
     const h = g.input([B, T, D]);
     const n = g.op('rms_norm', 'norm', [h], [B, T, D], { weights: { weight: 'n.weight' }, attrs: { eps: 1e-6 } } as never);
     // ParallelScalingBlock: one in_proj, split into [mlp | q | k | v] columns
-    const proj = g.op('linear', 'in_proj', [n], [B, T, 2 * Hm + 3 * D], { weights: { weight: 'in.weight' } });
+    const proj = lin(g, 'in', n, 2 * Hm + 3 * D);
     const mlp = g.op('slice_last', 'mlp_in', [proj], [B, T, 2 * Hm], { attrs: { start: 0, count: 2 * Hm } } as never);
     const qkv = g.op('slice_last', 'qkv', [proj], [B, T, 3 * D], { attrs: { start: 2 * Hm, count: 3 * D } } as never);
     const qkn = g.op('head_norm', 'qk_norm', [qkv], [B, T, 3 * D], { weights: { q_weight: 'qw', k_weight: 'kw' }, attrs: { heads: H, eps: 1e-6, kind: 1 } } as never);
     const att = g.op('attention', 'attn', [qkn], [B, T, D], { attrs: { heads: H, scale: hd ** -0.5 } });
     const packed = g.op('glu', 'swiglu_packed', [mlp], [B, T, Hm], { attrs: { act: 5, gate_first: 1 } } as never);
     // SwiGLU with separate fc1_g / fc1_x: act(fc1_g(x)) * fc1_x(x)
-    const gate = g.op('act', 'act', [g.op('linear', 'fc1_g', [n], [B, T, Hm], { weights: { weight: 'g.weight' } })], [B, T, Hm], { attrs: { act: 5 } } as never);
-    const swi = g.op('mul', 'mul', [gate, g.op('linear', 'fc1_x', [n], [B, T, Hm], { weights: { weight: 'x.weight' } })], [B, T, Hm]);
-    const both = g.op('slice_last', 'cat_a', [g.op('glu', 'id', [g.op('linear', 'fc2', [att], [B, T, 2 * Hm], { weights: { weight: 'fc2.weight' } })], [B, T, Hm], { attrs: { act: 0 } } as never)], [B, T, Hm], { attrs: { start: 0, count: Hm } } as never);
-    const m = g.op('add', 'sum', [g.op('add', 'sum0', [packed, swi], [B, T, Hm]), both], [B, T, Hm]);
-    // latent pooling over the mixed tokens (m's first D columns)
-    const tokens = g.op('slice_last', 'tok', [m], [B, T, D], { attrs: { start: 0, count: D } } as never);
-    const kv = g.op('linear', 'kv', [tokens], [B, T, 2 * D], { weights: { weight: 'kv.weight' } });
+    const gate = g.op('act', 'act', [lin(g, 'g', n, Hm)], [B, T, Hm], { attrs: { act: 5 } } as never);
+    const swi = g.op('mul', 'mul', [gate, lin(g, 'x', n, Hm)], [B, T, Hm]);
+    const glu = g.op('glu', 'glu', [lin(g, 'fc2', att, 2 * Hm)], [B, T, Hm], { attrs: { act: 7 } } as never);
+    const m = g.op('add', 'sum', [g.op('add', 'sum0', [packed, swi], [B, T, Hm]), glu], [B, T, Hm]);
+    // latent pooling over the mixed tokens
+    const kv = lin(g, 'kv', lin(g, 'out', m, D), 2 * D);
     return g.op('attention', 'pool', [g.weight('latent', [1, 2, D]), kv], [B, 2, D], { attrs: { heads: H, scale: hd ** -0.5 } });
   };
   const ref = run(s, build, [x], 1);

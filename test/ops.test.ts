@@ -541,7 +541,7 @@ test('malformed graph specs are rejected with typed errors, and a good program s
   t.is(code(make(linear({}, [[2, D], [2, D + 1]]))), 'VIT_E_SHAPE', 'declared output shape is wrong');
   t.is(code(make(linear({}, [[2, D + 1], [2, D]]))), 'VIT_E_SHAPE', 'input does not fit the weight');
   t.is(code(make(linear({}, [[2, 0], [2, D]]))), 'VIT_E_SHAPE', 'zero dimension');
-  t.is(code(make(linear({ attrs: { act: 4 } }))), 'VIT_E_SHAPE', 'unknown activation');
+  t.is(code(make(linear({ attrs: { act: 8 } }))), 'VIT_E_SHAPE', 'unknown activation');
   t.is(code(make({ ...linear(), nodes: [{ op: 'attention', name: 'a', inputs: [0], output: 1, weights: {}, attrs: { heads: 4, scale: 1 } }], shapes: [[1, 2, 18], [1, 2, 6]] })), 'VIT_E_SHAPE', 'heads do not divide D');
   t.is(code(make({ ...linear(), nodes: [{ op: 'attention', name: 'a', inputs: [0], output: 1, weights: {}, attrs: { heads: 2, scale: 1, queries: 3 } }], shapes: [[1, 2, 18], [1, 3, 6]] })), 'VIT_E_SHAPE', 'more queries than tokens');
   t.is(code(make({ ...linear(), nodes: [{ op: 'pool', name: 'p', inputs: [0], output: 1, weights: {}, attrs: { mode: 0, index: 5 } }], shapes: [[1, 3, 6], [1, 6]] })), 'VIT_E_SHAPE', 'pool index past T');

@@ -14,11 +14,14 @@ enum class OpKind {
   ConcatPrefix,    // inputs x[B,N,D], t1[1,k1,D], t2[1,k2,D]... -> [B, k1+k2+..+N, D] (prefix tokens first)
   Add,             // a + b, b broadcast over the batch when b.shape[0] == 1; attrs alpha, beta: alpha*a + beta*b
   LayerNorm,       // over the last dim; weights {weight, bias}; attr eps
-  Linear,          // x[..,K] W[N,K]^T + bias; attrs act (0 none, 1 gelu-erf, 2 tanh, 3 gelu-tanh approximation);
+  Linear,          // x[..,K] W[N,K]^T + bias; attrs act (vit/act.h: 0 none, 1 gelu-erf, 2 tanh, 3 gelu-tanh
+                   // approximation, 4 quick_gelu, 5 silu, 6 relu, 7 sigmoid);
                    // weights {weight, bias?, gamma?};
                    // inputs[1] (optional) residual added last: y = residual + gamma * act(xW^T + b)
   Attention,       // qkv[B,T,3D] -> [B,Q,D]; attrs heads, scale, scale_q (1: q*scale before q.k, else scores*scale),
-                   // queries Q (default T): only the first Q query rows, each over all T keys (the pruned last block)
+                   // queries Q (default T): only the first Q query rows, each over all T keys (the pruned last block).
+                   // Split forms (no queries attr): [q[Bq,Q,D], kv[B,T,2D] (k|v)] or [q, k[B,T,D], v[B,T,D]] ->
+                   // [B,Q,D]; Bq 1 (one q shared by the batch) or B
   Pool,            // x[B,T,D] -> [B,D]; attrs mode (0 token, 1 avg, 2 max, 3 avgmax), start (first pooled token), index
   Tanh,            // elementwise
   Gelu,            // elementwise, exact erf
@@ -37,6 +40,16 @@ enum class OpKind {
   MaxPool2d,       // x[B,C,H,W]; attrs kernel, stride, pad_t, pad_l, pad_b, pad_r (padding never wins: -inf)
   AvgPool2d,       // x[B,C,H,W]; attrs kernel, stride, pad_t, pad_l, pad_b, pad_r, ceil_mode; divides by the
                    // number of in-image elements of each window (count_include_pad=False)
+  // timm's ViT families (CLIP, SigLIP, AIMv2, DINOv2 SwiGLU, qk_norm, ParallelScalingBlock, prr pooling).
+  Act,             // elementwise activation; attr act (Linear's codes)
+  Mul,             // a * b, same shapes
+  Glu,             // x[..,2H] -> [..,H]: act(gate) * value; attrs act, gate_first (1: gate = x[..,:H] (SwiGLUPacked),
+                   // 0: gate = x[..,H:] (GluMlp))
+  RmsNorm,         // over the last dim: x * rsqrt(mean(x^2) + eps) * weight; weights {weight}; attr eps
+  HeadNorm,        // qkv[..,3D] -> same: q and k normalised per head over D/heads (timm qk_norm), v copied; weights
+                   // {q_weight, k_weight [D/heads], q_bias?, k_bias? (LayerNorm only)}; attrs heads, eps, kind
+                   // (0 LayerNorm, 1 RmsNorm)
+  SliceLast,       // x[..,C] -> [..,count]: columns [start, start + count); attrs start, count
 };
 
 const char* op_name(OpKind k);

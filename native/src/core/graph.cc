@@ -19,7 +19,10 @@ constexpr OpName kOps[] = {
     {OpKind::TokensToNchw, "tokens_to_nchw"}, {OpKind::PosResample, "pos_resample"},
     {OpKind::Conv2d, "conv2d"},           {OpKind::GroupNorm, "group_norm"},
     {OpKind::Relu, "relu"},               {OpKind::MaxPool2d, "max_pool2d"},
-    {OpKind::AvgPool2d, "avg_pool2d"},
+    {OpKind::AvgPool2d, "avg_pool2d"},    {OpKind::Act, "act"},
+    {OpKind::Mul, "mul"},                 {OpKind::Glu, "glu"},
+    {OpKind::RmsNorm, "rms_norm"},        {OpKind::HeadNorm, "head_norm"},
+    {OpKind::SliceLast, "slice_last"},
 };
 }  // namespace
 

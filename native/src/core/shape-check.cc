@@ -2,6 +2,7 @@
 // spec is an error, never an out-of-bounds access.
 #include <sstream>
 
+#include "vit/act.h"
 #include "vit/error.h"
 #include "vit/program.h"
 
@@ -31,6 +32,30 @@ const Shape& wshape(const Node& n, const WeightStore& w, const char* role, bool 
     return empty;
   }
   return w.shape(*key);
+}
+
+void check_act(const Node& n) {
+  const int act = n.iattr("act", 0);
+  if (act < 0 || act > kActMax)
+    bad(n, "act " + std::to_string(act) + " is not 0 (none), 1 (gelu), 2 (tanh), 3 (gelu_tanh), 4 (quick_gelu), "
+           "5 (silu), 6 (relu) or 7 (sigmoid)");
+}
+
+// Attention's split forms: q[Bq,Q,D] with kv[B,T,2D], or with k[B,T,D] and v[B,T,D]; Bq 1 or B.
+Shape infer_attention_split(const Node& n, const std::vector<const Shape*>& in) {
+  const Shape &q = *in[0], &k = *in[1];
+  const int64_t h = n.iattr("heads", 0);
+  if (n.attrs.count("queries")) bad(n, "attr queries is for packed qkv only (the split forms take q's rows)");
+  const char* form = in.size() == 2 ? "q[Bq,Q,D], kv[B,T,2D]" : "q[Bq,Q,D], k[B,T,D], v[B,T,D]";
+  if (q.size() != 3 || k.size() != 3) bad(n, std::string("expects ") + form + ", got q " + str(q) + ", " + str(k));
+  const int64_t d = q[2];
+  if (in.size() == 2 && k[2] != 2 * d) bad(n, "kv " + str(k) + " is not [B,T,2D] for q " + str(q));
+  if (in.size() == 3 && k[2] != d) bad(n, "k " + str(k) + " is not [B,T,D] for q " + str(q));
+  if (in.size() == 3 && *in[2] != k) bad(n, "v " + str(*in[2]) + " does not match k " + str(k));
+  if (q[0] != 1 && q[0] != k[0])
+    bad(n, "q batch " + std::to_string(q[0]) + " is neither 1 (shared) nor the k/v batch " + std::to_string(k[0]));
+  if (h <= 0 || d % h) bad(n, "heads " + std::to_string(h) + " do not divide D " + std::to_string(d));
+  return {k[0], q[1], d};
 }
 
 Shape infer(const Node& n, const std::vector<const Shape*>& in, const WeightStore& w) {
@@ -87,7 +112,7 @@ Shape infer(const Node& n, const std::vector<const Shape*>& in, const WeightStor
     }
     case OpKind::Linear: {
       need_inputs(1, 2);
-      if (n.iattr("act", 0) < 0 || n.iattr("act", 0) > 3) bad(n, "act must be 0 (none), 1 (gelu), 2 (tanh) or 3 (gelu_tanh)");
+      check_act(n);
       const Shape& x = *in[0];
       const Shape& wt = wshape(n, w, "weight");
       if (x.empty() || wt.size() != 2 || wt[1] != x.back())
@@ -102,7 +127,8 @@ Shape infer(const Node& n, const std::vector<const Shape*>& in, const WeightStor
       return y;
     }
     case OpKind::Attention: {
-      need_inputs(1, 1);
+      need_inputs(1, 3);
+      if (in.size() > 1) return infer_attention_split(n, in);
       const Shape& x = *in[0];
       int64_t h = n.iattr("heads", 0);
       if (x.size() != 3 || x[2] % 3 || h <= 0 || (x[2] / 3) % h) bad(n, "qkv " + str(x) + " with heads " + std::to_string(h));
@@ -186,6 +212,57 @@ Shape infer(const Node& n, const std::vector<const Shape*>& in, const WeightStor
       need_inputs(1, 1);
       if (in[0]->empty()) bad(n, "scalar input");
       return *in[0];
+    case OpKind::Act:
+      need_inputs(1, 1);
+      check_act(n);
+      if (in[0]->empty()) bad(n, "scalar input");
+      return *in[0];
+    case OpKind::Mul:
+      need_inputs(2, 2);
+      if (*in[0] != *in[1] || in[0]->empty()) bad(n, "shapes differ: " + str(*in[0]) + " * " + str(*in[1]));
+      return *in[0];
+    case OpKind::Glu: {
+      need_inputs(1, 1);
+      check_act(n);
+      Shape y = *in[0];
+      if (y.empty() || y.back() % 2) bad(n, "last dim of " + str(y) + " is not even (2H: gate and value halves)");
+      y.back() /= 2;
+      return y;
+    }
+    case OpKind::RmsNorm: {
+      need_inputs(1, 1);
+      const Shape& x = *in[0];
+      const Shape& g = wshape(n, w, "weight");
+      if (x.empty() || g != Shape{x.back()}) bad(n, "weight " + str(g) + " does not fit " + str(x));
+      return x;
+    }
+    case OpKind::HeadNorm: {
+      need_inputs(1, 1);
+      const Shape& x = *in[0];
+      const int64_t h = n.iattr("heads", 0), kind = n.iattr("kind", 0);
+      if (x.empty() || x.back() % 3) bad(n, "expects packed qkv [..,3D], got " + str(x));
+      const int64_t d = x.back() / 3;
+      if (h <= 0 || d % h) bad(n, "heads " + std::to_string(h) + " do not divide D " + std::to_string(d));
+      if (kind < 0 || kind > 1) bad(n, "kind must be 0 (LayerNorm) or 1 (RmsNorm)");
+      const Shape hd{d / h};
+      for (const char* role : {"q_weight", "k_weight"})
+        if (wshape(n, w, role) != hd) bad(n, std::string(role) + " " + str(wshape(n, w, role)) + " is not [head_dim] " + str(hd));
+      const bool qb = n.weight("q_bias") != nullptr, kb = n.weight("k_bias") != nullptr;
+      if (qb != kb) bad(n, "q_bias and k_bias come together");
+      if (qb && kind == 1) bad(n, "RmsNorm (kind 1) has no bias");
+      for (const char* role : {"q_bias", "k_bias"})
+        if (qb && wshape(n, w, role) != hd) bad(n, std::string(role) + " " + str(wshape(n, w, role)) + " is not [head_dim] " + str(hd));
+      return x;
+    }
+    case OpKind::SliceLast: {
+      need_inputs(1, 1);
+      Shape y = *in[0];
+      const int64_t s = n.iattr("start", 0), c = n.iattr("count", 0);
+      if (y.empty() || s < 0 || c <= 0 || s + c > y.back())
+        bad(n, "columns [" + std::to_string(s) + ", " + std::to_string(s + c) + ") out of range for " + str(y));
+      y.back() = c;
+      return y;
+    }
     case OpKind::MaxPool2d:
     case OpKind::AvgPool2d: {
       need_inputs(1, 1);

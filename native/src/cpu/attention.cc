@@ -32,6 +32,15 @@ AttentionOperands attention_split(const float* q, int64_t q_batch, const float* 
   return {q, d, q_batch == 1 ? 0 : q_rows * d, k, kv_ld, t * kv_ld, v, kv_ld, t * kv_ld, out, q_rows * d};
 }
 
+AttentionProblem attention_problem(const std::vector<const float*>& in, const std::vector<std::vector<int64_t>>& shapes,
+                                   float* out, const std::vector<int64_t>& out_shape) {
+  const int64_t b = out_shape[0], q = out_shape[1], d = out_shape[2];
+  if (in.size() == 1) return {attention_packed(in[0], out, shapes[0][1], q, d), b, shapes[0][1], q, d};
+  const int64_t t = shapes[1][1];
+  if (in.size() == 2) return {attention_split(in[0], shapes[0][0], in[1], in[1] + d, 2 * d, out, t, q, d), b, t, q, d};
+  return {attention_split(in[0], shapes[0][0], in[1], in[2], d, out, t, q, d), b, t, q, d};
+}
+
 int64_t attention_scratch_floats(int64_t t, int64_t q_rows, int64_t qblocks, int threads) {
   return static_cast<int64_t>(threads) * ((q_rows + qblocks - 1) / qblocks) * t;
 }

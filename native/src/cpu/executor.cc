@@ -75,6 +75,12 @@ class CpuExecutor : public Executor {
         case OpKind::Tanh:
         case OpKind::Softmax:
         case OpKind::SliceTokens:  // output row r copies one input row (a gather, no mixing)
+        case OpKind::Act:
+        case OpKind::Mul:
+        case OpKind::Glu:
+        case OpKind::RmsNorm:
+        case OpKind::HeadNorm:
+        case OpKind::SliceLast:
           s.rows = numel(ys) / ys.back();
           break;
         case OpKind::Add:  // a and y alike; b alike or one item broadcast over the batch
@@ -87,8 +93,9 @@ class CpuExecutor : public Executor {
       if (n.op == OpKind::Conv2d) {
         s.conv = std::make_unique<cpu::DnnlConv>(*w_, n, g_.shapes[n.inputs[0]], g_.shapes[n.output]);
         conv_scratch_bytes_ = std::max(conv_scratch_bytes_, s.conv->scratch_bytes());
-      } else if (n.op == OpKind::Attention) {
-        attn_t_ = std::max<int64_t>(attn_t_, g_.shapes[n.inputs[0]][1]);
+      } else if (n.op == OpKind::Attention) {  // scores: up to Q x T floats per thread
+        const int64_t t = g_.shapes[n.inputs.back()][1];
+        attn_floats_ = std::max<int64_t>(attn_floats_, std::max<int64_t>(t, ys[1]) * t);
       } else if (n.op == OpKind::Weight) {
         weight_ptr_[n.output] = w_->get(*n.weight("weight")).data.get();
       }
@@ -114,8 +121,8 @@ class CpuExecutor : public Executor {
     std::lock_guard<std::mutex> lock(g_cpu_run_mutex);
     if (threads <= 0) threads = omp_get_num_procs();
     omp_set_num_threads(threads);
-    if (attn_t_ > 0 && attn_scratch_.size() < static_cast<size_t>(threads * attn_t_ * attn_t_))
-      attn_scratch_.resize(static_cast<size_t>(threads * attn_t_ * attn_t_));
+    if (attn_floats_ > 0 && attn_scratch_.size() < static_cast<size_t>(threads * attn_floats_))
+      attn_scratch_.resize(static_cast<size_t>(threads * attn_floats_));
     Schedule& sched = schedule(threads);
     for (size_t i = 0; i < inputs.size(); ++i) {
       int id = g_.inputs[i];
@@ -273,11 +280,13 @@ class CpuExecutor : public Executor {
           }
           case Item::Attention: {
             const Node& n = *steps_[it.step].node;
-            const auto& x = g_.shapes[n.inputs[0]];
-            const int64_t q = g_.shapes[n.output][1];
-            cpu::attention_ws(ptr(n.inputs[0]), ptr(n.output), x[0], x[1], q, x[2] / 3, n.iattr("heads", 1),
-                              static_cast<float>(n.attr("scale", 1.0)),
-                              cpu::attention_query_blocks(x[0], q, n.iattr("heads", 1), threads), attn_scratch_.data());
+            std::vector<const float*> in;
+            std::vector<std::vector<int64_t>> shapes;
+            for (int id : n.inputs) in.push_back(ptr(id)), shapes.push_back(g_.shapes[id]);
+            const auto a = cpu::attention_problem(in, shapes, ptr(n.output), g_.shapes[n.output]);
+            const int64_t heads = n.iattr("heads", 1);
+            cpu::attention_ws(a.operands, a.b, a.t, a.q, a.d, heads, static_cast<float>(n.attr("scale", 1.0)),
+                              cpu::attention_query_blocks(a.b, a.q, heads, threads), attn_scratch_.data());
             break;
           }
           case Item::Row:
@@ -338,6 +347,26 @@ class CpuExecutor : public Executor {
           std::memcpy(y + (r - r0) * w, x + ((r / count) * t + start + r % count) * w, w * sizeof(float));
         break;
       }
+      case OpKind::Act:
+        cpu::act_rows(x + r0 * w, y, (r1 - r0) * w, static_cast<cpu::Act>(n.iattr("act", 0)));
+        break;
+      case OpKind::Mul:
+        cpu::mul_rows(x + r0 * w, ptr(n.inputs[1]) + r0 * w, y, (r1 - r0) * w);
+        break;
+      case OpKind::Glu:
+        cpu::glu_rows(x + r0 * xw, y, r1 - r0, w, static_cast<cpu::Act>(n.iattr("act", 0)), n.iattr("gate_first", 0) != 0);
+        break;
+      case OpKind::RmsNorm:
+        cpu::rms_norm(x + r0 * w, wptr(n, "weight"), y, r1 - r0, w, static_cast<float>(n.attr("eps", 1e-6)));
+        break;
+      case OpKind::HeadNorm:
+        cpu::head_norm(x + r0 * w, y, r1 - r0, w / 3, n.iattr("heads", 1),
+                       {wptr(n, "q_weight"), wptr(n, "q_bias"), wptr(n, "k_weight"), wptr(n, "k_bias"), n.iattr("kind", 0) == 1},
+                       static_cast<float>(n.attr("eps", 1e-6)));
+        break;
+      case OpKind::SliceLast:
+        cpu::slice_last_rows(x + r0 * xw, y, r1 - r0, xw, n.iattr("start", 0), w);
+        break;
       default:
         fail(ErrorCode::Internal, std::string("not a row-wise op: ") + op_name(n.op));
     }
@@ -380,6 +409,12 @@ class CpuExecutor : public Executor {
       case OpKind::Softmax:
       case OpKind::SliceTokens:
       case OpKind::Attention:
+      case OpKind::Act:
+      case OpKind::Mul:
+      case OpKind::Glu:
+      case OpKind::RmsNorm:
+      case OpKind::HeadNorm:
+      case OpKind::SliceLast:
         fail(ErrorCode::Internal, std::string(op_name(n.op)) + " steps run in parallel regions (exec_rows / attention_ws)");
       case OpKind::ConcatPrefix: {
         std::vector<const float*> pre;
@@ -450,7 +485,7 @@ class CpuExecutor : public Executor {
   std::vector<Step> steps_;
   std::map<int, const float*> weight_ptr_;
   std::map<int, std::unique_ptr<Schedule>> schedules_;
-  int64_t attn_t_ = 0;
+  int64_t attn_floats_ = 0;  // attention scores per thread
   std::vector<float> attn_scratch_;
   size_t conv_scratch_bytes_ = 0;
   AlignedBuffer conv_scratch_;  // oneDNN convolution scratchpad, shared by every conv step

@@ -64,6 +64,13 @@ AttentionOperands attention_packed(const float* qkv, float* out, int64_t t, int6
 // kv_ld 2D; separate k[B,T,D], v[B,T,D]: kv_ld D) -> out[B,Q,D].
 AttentionOperands attention_split(const float* q, int64_t q_batch, const float* k, const float* v, int64_t kv_ld,
                                   float* out, int64_t t, int64_t q_rows, int64_t d);
+// An attention node's operands from its 1, 2 or 3 inputs (pointers, shapes) and its output [B,Q,D].
+struct AttentionProblem {
+  AttentionOperands operands;
+  int64_t b, t, q, d;
+};
+AttentionProblem attention_problem(const std::vector<const float*>& in, const std::vector<std::vector<int64_t>>& shapes,
+                                   float* out, const std::vector<int64_t>& out_shape);
 // The Q query rows are split into this many blocks per (batch, head), so that every thread gets work.
 int64_t attention_query_blocks(int64_t b, int64_t q, int64_t heads, int threads);
 // Scratch floats attention_ws needs for a region of `threads` threads.

@@ -360,6 +360,12 @@ class CudaExecutor : public Executor {
           case OpKind::GroupNorm: s.fn = op_group_norm(env, n); break;
           case OpKind::Relu: s.fn = op_relu(env, n); break;
           case OpKind::MaxPool2d: case OpKind::AvgPool2d: s.fn = op_pool2d(env, n); break;
+          case OpKind::Act: s.fn = op_act(env, n); break;
+          case OpKind::Mul: s.fn = op_mul(env, n); break;
+          case OpKind::Glu: s.fn = op_glu(env, n); break;
+          case OpKind::RmsNorm: s.fn = op_rms_norm(env, n); break;
+          case OpKind::HeadNorm: s.fn = op_head_norm(env, n); break;
+          case OpKind::SliceLast: s.fn = op_slice_last(env, n); break;
           default:
             fail(ErrorCode::Unsupported, "the CUDA backend has no kernel for op " + std::to_string(static_cast<int>(n.op)) +
                                              " ('" + n.name + "')");
