@@ -2,31 +2,7 @@
   "targets": [
     {
       "target_name": "vitnode",
-      "sources": [
-        "native/src/core/conv-weights.cc",
-        "native/src/core/error.cc",
-        "native/src/core/graph.cc",
-        "native/src/core/plan.cc",
-        "native/src/core/program.cc",
-        "native/src/core/shape-check.cc",
-        "native/src/core/weights.cc",
-        "native/src/cpu/act.cc",
-        "native/src/cpu/attention.cc",
-        "native/src/cpu/backbone.cc",
-        "native/src/cpu/dnnl-conv.cc",
-        "native/src/cpu/dnnl-linear.cc",
-        "native/src/cpu/eltwise.cc",
-        "native/src/cpu/executor.cc",
-        "native/src/cpu/glu.cc",
-        "native/src/cpu/norm.cc",
-        "native/src/cpu/resample.cc",
-        "native/src/cpu/tokens.cc",
-        "native/src/napi/addon.cc",
-        "native/src/napi/graph-spec.cc",
-        "native/src/napi/program.cc",
-        "native/src/napi/weight-store.cc",
-        "native/src/cuda-stub/cuda-stub.cc"
-      ],
+      "sources": ["<!@(node native/list-sources.cjs)"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "native/include",

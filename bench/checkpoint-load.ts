@@ -43,7 +43,7 @@ async function generate(dir: string): Promise<Record<string, string>> {
   if (!existsSync(f.safetensors)) {
     const { createModel, writeSafetensors } = await import('../lib/index.ts');
     const m = await createModel(NAME, { seed: 1 });
-    writeSafetensors(f.safetensors, m.stateDict().map(([k]) => [k, m.getWeight(k)]));
+    writeSafetensors(f.safetensors, m.stateDict());
     m.dispose();
   }
   if (!existsSync(f['pth (legacy)'])) {

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 
+/** One node as it crosses into native code; lib/graph/builder.ts types `op`, weights and attrs per op. */
 export interface GraphNodeSpec {
   op: string;
   name: string;
@@ -73,6 +74,32 @@ export interface CudaStatus {
   devices: string[];
 }
 
+/** One attribute of an op (native/include/vit/ops.def). Limits are inclusive; null: unbounded. */
+export interface NativeOpAttr {
+  name: string;
+  type: 'int' | 'real';
+  min: number | null;
+  max: number | null;
+  /** null: required, or (required false) a default that depends on the shapes */
+  default: number | null;
+  required: boolean;
+  doc: string;
+}
+
+/** One row of the native op table: the contract every backend implements and GraphBuilder emits. */
+export interface NativeOpDef {
+  name: string;
+  doc: string;
+  minInputs: number;
+  /** null: any number */
+  maxInputs: number | null;
+  traits: ('row_wise' | 'elementwise' | 'test_only')[];
+  roles: { name: string; required: boolean }[];
+  attrs: NativeOpAttr[];
+  /** Which backends of this binary run the op (a Program with an op its backend lacks fails VIT_E_UNSUPPORTED). */
+  backends: { cpu: boolean; cuda: boolean };
+}
+
 export interface Binding {
   WeightStore: new () => NativeWeightStore;
   Program: new (graph: GraphSpec, weights: NativeWeightStore, device?: DeviceSpec) => NativeProgram;
@@ -80,6 +107,8 @@ export interface Binding {
   cpuInfo(): { cores: number; gemm: string };
   /** Live native objects, process-wide: weight stores + their float32 bytes, programs + planned arena bytes. */
   nativeStats(): NativeStats;
+  /** The op table, sync (lib/graph/ops.generated.ts is generated from it by scripts/gen-ops.ts). */
+  opTable(): NativeOpDef[];
 }
 
 export interface NativeStats {
@@ -114,3 +143,8 @@ function load(): Binding {
 }
 
 export const binding: Binding = load();
+
+/** The path of the .node file node-gyp-build loads (what `load()` took). */
+export function addonPath(): string {
+  return require('node-gyp-build').resolve(packageRoot()) as string;
+}

@@ -1,6 +1,7 @@
 // The image-level API behind VitModel.classify / embed / features: images in (paths, encoded Buffers, raw pixels),
 // timm's eval preprocessing for the model's pretrained cfg, batched forwards, answers out.
 import { VitError } from './errors.ts';
+import { classifyOptionsSchema, featuresOptionsSchema, imageTaskOptionsSchema, parseOptions } from './options.ts';
 import { labelsFor, type ClassLabel } from './labels/index.ts';
 import { dataConfigOf, preprocessSettled, stack, type DataConfig, type ImageError, type ImageInput, type PreprocessOptions } from './preprocess/index.ts';
 import type { PretrainedCfg } from './models/config.ts';
@@ -134,6 +135,7 @@ export function topK(row: Float32Array, k: number, labels: ClassLabel[]): Predic
 }
 
 export async function classify(model: ImageModel, images: ImageInput | readonly ImageInput[], opts: ClassifyOptions = {}): Promise<(Prediction[] | ImageError)[]> {
+  parseOptions(classifyOptionsSchema, opts, 'classify options');
   const list = asList(images);
   if (model.numClasses === 0) throw new VitError('VIT_E_UNSUPPORTED', `${model.name} has no classifier (numClasses 0); use embed()`);
   const k = opts.topK ?? 5;
@@ -157,6 +159,7 @@ export async function classify(model: ImageModel, images: ImageInput | readonly 
 
 /** Pre-logits vectors [N, numFeatures] (timm forward_head(pre_logits=True); legacy: forward_features). */
 export async function embed(model: ImageModel, images: ImageInput | readonly ImageInput[], opts: ImageTaskOptions = {}): Promise<Tensor> {
+  parseOptions(imageTaskOptionsSchema, opts, 'embed options');
   const list = asList(images);
   const errors: (ImageError | undefined)[] = [];
   const parts: Tensor[] = [];
@@ -170,6 +173,7 @@ export async function embed(model: ImageModel, images: ImageInput | readonly Ima
 }
 
 export async function features(model: ImageModel, images: ImageInput | readonly ImageInput[], opts: FeaturesOptions = {}): Promise<FeaturesResult> {
+  parseOptions(featuresOptionsSchema, opts, 'features options');
   const list = asList(images);
   const errors: (ImageError | undefined)[] = [];
   const parts: Tensor[][] = [];

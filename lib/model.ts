@@ -7,7 +7,8 @@ import { GraphBuilder, type Sym } from './graph/builder.ts';
 import type { PretrainedCfg, VitConfig } from './models/config.ts';
 import { createModelModule, type ModelModule } from './models/index.ts';
 import { resetClassifierConfig } from './models/vision-transformer.ts';
-import { intermediatesOptionsSchema, parseOptions, type IntermediatesOptions } from './options.ts';
+import { forwardHeadOptionsSchema, intermediatesOptionsSchema, parseOptions, runRequestSchema, type IntermediatesOptions } from './options.ts';
+import { originLabel, type ModelOrigin } from './origin.ts';
 import { Tensor } from './tensor.ts';
 import { initParam } from './weights/init.ts';
 import * as images from './image-api.ts';
@@ -16,10 +17,13 @@ import type { ImageError, ImageInput } from './preprocess/index.ts';
 
 export type OutputName = 'logits' | 'features' | 'pre_logits' | 'intermediates';
 
-export interface RunRequest {
-  outputs: OutputName[];
+export interface RunRequest<O extends OutputName = OutputName> {
+  outputs: readonly O[];
   intermediates?: IntermediatesOptions;
 }
+
+/** What run() resolves with: a Tensor per output asked for, a Tensor[] for 'intermediates'. */
+export type RunResult<O extends OutputName = OutputName> = { [K in O]: K extends 'intermediates' ? Tensor[] : Tensor };
 
 export class VitModel {
   private module: ModelModule;
@@ -27,6 +31,8 @@ export class VitModel {
   private disposed = false;
   private featureOut: number | number[] = 3;
   private featureMode = false;
+  /** Where the model came from (set by createModel). */
+  origin?: ModelOrigin;
 
   constructor(
     readonly name: string,
@@ -58,8 +64,17 @@ export class VitModel {
   get patchSize(): number {
     return this.module.cfg.patchSize;
   }
-  /** timm's state_dict keys and shapes for this model. */
-  stateDict(): [string, number[]][] {
+  /** The name with its source for messages: 'vit_base_patch16_224 (folder examples/digits, custom model_args: ...)'. */
+  get label(): string {
+    return originLabel(this.name, this.origin);
+  }
+  /** timm's state_dict(): every weight by its key, in timm's order (copies of the loaded, adapted float32 weights). */
+  stateDict(): Map<string, Tensor> {
+    const s = this.store();
+    return new Map(this.module.params().map(([k]) => [k, new Tensor(s.get(k), s.shape(k))]));
+  }
+  /** timm's state_dict keys and shapes, without copying weights. */
+  stateDictShapes(): [string, number[]][] {
     return this.module.params();
   }
   /** A copy of one loaded (adapted) weight by its timm state_dict key. */
@@ -88,7 +103,7 @@ export class VitModel {
   /** timm forward_head on a features tensor from forwardFeatures. */
   async forwardHead(features: Tensor, opts: { preLogits?: boolean } = {}): Promise<Tensor> {
     this.ensureLive();
-    const { preLogits = false } = opts;
+    const { preLogits } = parseOptions(forwardHeadOptionsSchema, opts, 'forwardHead options');
     if (!(features instanceof Tensor)) throw new VitError('VIT_E_ARGUMENT', 'forwardHead expects a Tensor');
     if (this.module.cfg.era === 'legacy') throw new VitError('VIT_E_UNSUPPORTED', 'forwardHead is a modern timm API; legacy models pool in forwardFeatures');
     const T = this.module.seqLen;
@@ -108,7 +123,10 @@ export class VitModel {
     return new Tensor(o.data, o.shape);
   }
 
-  /** timm forward_intermediates. */
+  /** timm forward_intermediates: the maps alone with `intermediatesOnly: true`, else with the final features. */
+  forwardIntermediates(x: Tensor, opts: IntermediatesOptions & { intermediatesOnly: true }): Promise<Tensor[]>;
+  forwardIntermediates(x: Tensor, opts?: IntermediatesOptions & { intermediatesOnly?: false }): Promise<{ features: Tensor; intermediates: Tensor[] }>;
+  forwardIntermediates(x: Tensor, opts?: IntermediatesOptions): Promise<Tensor[] | { features: Tensor; intermediates: Tensor[] }>;
   async forwardIntermediates(
     x: Tensor,
     opts: IntermediatesOptions = {},
@@ -119,9 +137,10 @@ export class VitModel {
     return o.intermediatesOnly ? inter : { features: out.features as Tensor, intermediates: inter };
   }
 
-  /** Several outputs of one forward pass in one native call (the CLI's `--outputs`). */
-  async run(x: Tensor, req: RunRequest): Promise<Partial<Record<OutputName, Tensor | Tensor[]>>> {
+  /** Several outputs of one forward pass in one native call (the CLI's `--outputs`), typed by the outputs asked for. */
+  async run<O extends OutputName>(x: Tensor, request: RunRequest<O>): Promise<RunResult<O>> {
     this.ensureLive();
+    const req = parseOptions(runRequestSchema, request, 'run request') as { outputs: OutputName[]; intermediates?: IntermediatesOptions };
     this.checkInput(x);
     const io = parseOptions(intermediatesOptionsSchema, req.intermediates ?? {}, 'intermediates options');
     const indices = req.outputs.includes('intermediates') ? this.takeIndices(io.indices) : [];
@@ -151,7 +170,7 @@ export class VitModel {
       else result[o.name as OutputName] = t;
     }
     if (req.outputs.includes('intermediates')) result.intermediates ??= [];
-    return result;
+    return result as RunResult<O>;
   }
 
   /**

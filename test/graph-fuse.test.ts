@@ -10,7 +10,7 @@ test('linear -> layer_scale -> add(residual) becomes one linear with gamma and t
   const g = new GraphBuilder();
   const x = g.input([2, 5, 8]);
   const y = lin(g, 'proj', x);
-  const s = g.op('layer_scale', 'ls1', [y], y.shape, { weights: { gamma: 'ls1.gamma' } });
+  const s = g.layerScale('ls1', y, 'ls1.gamma');
   g.output('y', g.add('add1', x, s));
   const spec = g.spec();
   t.is(spec.nodes.length, 1);
@@ -57,6 +57,6 @@ test('the fused linear runs where its consumer was (after the residual is comput
 test('a LayerScale that cannot fold into a Linear is refused', (t) => {
   const g = new GraphBuilder();
   const x = g.input([2, 5, 8]);
-  g.output('y', g.op('layer_scale', 'ls', [g.op('gelu', 'act', [x], x.shape)], x.shape, { weights: { gamma: 'ls.gamma' } }));
+  g.output('y', g.layerScale('ls', g.op('gelu', 'act', [x], x.shape), 'ls.gamma'));
   t.throws(() => g.spec(), { code: 'VIT_E_UNSUPPORTED', message: /LayerScale 'ls'/ });
 });

@@ -3,7 +3,7 @@
 // hybrid module tree's padding rules (timm TF 'same').
 import test, { type ExecutionContext } from 'ava';
 import { binding, type NativeWeightStore } from '../lib/binding.ts';
-import { GraphBuilder, type Sym } from '../lib/graph/builder.ts';
+import { GraphBuilder, type OpWeights, type Sym } from '../lib/graph/builder.ts';
 import { samePadding } from '../lib/models/conv-layers.ts';
 import { near, OP_TOL, randn, relErr } from './helpers.ts';
 
@@ -104,7 +104,7 @@ test('conv2d: strides, dilation, asymmetric (TF same) padding, bias, standardisa
     const x = randn(B * C * H * W, seed++);
     const w = randn(O * C * kh * kh, seed++, 0.3);
     const weights: Record<string, [number[], Float32Array]> = { 'c.weight': [c.w, w] };
-    const roles: Record<string, string> = { weight: 'c.weight' };
+    const roles: OpWeights['conv2d'] = { weight: 'c.weight' };
     if (o.bias) {
       const b = randn(O, seed++);
       o.bias = b;
@@ -241,7 +241,7 @@ test("timm 'same' padding: spec §1.5's values at 224 and 384", (t) => {
 
 test('conv2d shape rule rejects a misfit weight and a half-specified BatchNorm', (t) => {
   const s = store({ 'c.weight': [[4, 3, 3, 3], randn(108, 1)], 'bn.weight': [[4], randn(4, 2)] });
-  const mk = (weights: Record<string, string>, inShape: number[]) => () => {
+  const mk = (weights: OpWeights['conv2d'], inShape: number[]) => () => {
     const g = new GraphBuilder();
     g.output('y', g.op('conv2d', 'c', [g.input(inShape)], [1, 4, 3, 3], { weights }));
     return new binding.Program(g.spec(), s, { device: 'cpu' });

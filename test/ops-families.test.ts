@@ -3,7 +3,7 @@
 // slice_last and attention's split forms, each on odd shapes against float64 references (test/op-refs.ts).
 import test from 'ava';
 import { binding, type NativeWeightStore } from '../lib/binding.ts';
-import { GraphBuilder, type Sym } from '../lib/graph/builder.ts';
+import { GraphBuilder, type OpWeights, type Sym } from '../lib/graph/builder.ts';
 import { errorCode, near, opStore as store, randn, relErr, runOp as run } from './helpers.ts';
 import { ACTS, attentionRef, heads as at, layerNormRef, normRow } from './op-refs.ts';
 
@@ -51,12 +51,12 @@ test('linear: quick_gelu / silu / relu / sigmoid with bias / gamma / residual, 1
     for (const act of [4, 5, 6, 7])
       for (const [bias, withGamma, withRes] of [[true, false, false], [false, false, false], [true, true, true]])
         for (const threads of [1, 3]) {
-          const weights: Record<string, string> = { weight: 'l.weight' };
+          const weights: OpWeights['linear'] = { weight: 'l.weight' };
           if (bias) weights.bias = 'l.bias';
           if (withGamma) weights.gamma = 'l.gamma';
           const y = run(s, (g) => {
             const xi = g.input(shape);
-            return g.op('linear', 'l', withRes ? [xi, g.input(outShape)] : [xi], outShape, { weights, attrs: { act } } as never);
+            return g.op('linear', 'l', withRes ? [xi, g.input(outShape)] : [xi], outShape, { weights, attrs: { act } });
           }, withRes ? [x, res] : [x], threads);
           const want: number[] = [];
           for (let r = 0; r < x.length / K; r++)
@@ -90,7 +90,7 @@ test('glu: gate first (SwiGLUPacked) and gate last (GluMlp), every act, odd widt
     const x = randn(rows * 2 * H, 40 + H, 2);
     for (const act of ACT_CODES)
       for (const gateFirst of [1, 0]) {
-        const y = run(s, (g) => g.op('glu', 'glu', [g.input([rows, 2 * H])], [rows, H], { attrs: { act, gate_first: gateFirst } } as never), [x]);
+        const y = run(s, (g) => g.op('glu', 'glu', [g.input([rows, 2 * H])], [rows, H], { attrs: { act, gate_first: gateFirst } }), [x]);
         const want: number[] = [];
         for (let r = 0; r < rows; r++)
           for (let j = 0; j < H; j++) {
@@ -103,7 +103,7 @@ test('glu: gate first (SwiGLUPacked) and gate last (GluMlp), every act, odd widt
   }
   // 3-D input, default gate_first (0: timm GluMlp's gate last)
   const x = randn(2 * 3 * 10, 49);
-  const y = run(s, (g) => g.op('glu', 'glu', [g.input([2, 3, 10])], [2, 3, 5], { attrs: { act: 7 } } as never), [x]);
+  const y = run(s, (g) => g.op('glu', 'glu', [g.input([2, 3, 10])], [2, 3, 5], { attrs: { act: 7 } }), [x]);
   const want: number[] = [];
   for (let r = 0; r < 6; r++) for (let j = 0; j < 5; j++) want.push(x[r * 10 + j] * ACTS[7](x[r * 10 + 5 + j]));
   near(t, y, [2, 3, 5], want, 'glu default gate_first');
@@ -119,7 +119,7 @@ test('rms_norm: odd shapes, eps matters, no mean subtracted', (t) => {
     for (let i = 0; i < x.length; i++) x[i] += 0.5 * scale; // a mean that LayerNorm would remove
     const w = randn(d, 2 + d);
     const s = store({ 'n.weight': [[d], w] });
-    const y = run(s, (g) => g.op('rms_norm', 'n', [g.input(shape)], shape, { weights: { weight: 'n.weight' }, attrs: { eps } } as never), [x]);
+    const y = run(s, (g) => g.op('rms_norm', 'n', [g.input(shape)], shape, { weights: { weight: 'n.weight' }, attrs: { eps } }), [x]);
     near(t, y, shape, layerNormRef(x, d, w, null, eps, true), `rms_norm ${shape} eps ${eps}`);
     t.true(relErr(y.data, layerNormRef(x, d, w, null, eps)) > 1e-2, 'differs from LayerNorm');
     if (eps === 1e-2) t.true(relErr(y.data, layerNormRef(x, d, w, null, 1e-6, true)) > 1e-2, 'eps is used');
@@ -134,10 +134,10 @@ test('head_norm: q and k per head (LayerNorm with / without bias, RmsNorm), v co
     const wts = { qw: randn(hd, 51), qb: randn(hd, 52), kw: randn(hd, 53), kb: randn(hd, 54) };
     const s = store({ qw: [[hd], wts.qw], qb: [[hd], wts.qb], kw: [[hd], wts.kw], kb: [[hd], wts.kb] });
     for (const [kind, bias] of [[0, true], [0, false], [1, false]] as [number, boolean][]) {
-      const weights: Record<string, string> = { q_weight: 'qw', k_weight: 'kw' };
+      const weights: OpWeights['head_norm'] = { q_weight: 'qw', k_weight: 'kw' };
       if (bias) Object.assign(weights, { q_bias: 'qb', k_bias: 'kb' });
       const shape = [B, T, 3 * D];
-      const y = run(s, (g) => g.op('head_norm', 'qk', [g.input(shape)], shape, { weights, attrs: { heads: H, eps: 1e-6, kind } } as never), [x]);
+      const y = run(s, (g) => g.op('head_norm', 'qk', [g.input(shape)], shape, { weights, attrs: { heads: H, eps: 1e-6, kind } }), [x]);
       const want: number[] = [];
       for (let r = 0; r < B * T; r++) {
         for (const [sec, w, b] of [[0, wts.qw, wts.qb], [1, wts.kw, wts.kb]] as [number, Float32Array, Float32Array][])
@@ -158,7 +158,7 @@ test('slice_last: columns [start, start + count) of the last dim', (t) => {
     const c = shape.at(-1)!;
     const x = randn(numel(shape), 60 + start);
     const out = [...shape.slice(0, -1), count];
-    const y = run(s, (g) => g.op('slice_last', 'sl', [g.input(shape)], out, { attrs: { start, count } } as never), [x]);
+    const y = run(s, (g) => g.op('slice_last', 'sl', [g.input(shape)], out, { attrs: { start, count } }), [x]);
     const want: number[] = [];
     for (let r = 0; r < x.length / c; r++) want.push(...x.slice(r * c + start, r * c + start + count));
     near(t, y, out, want, `slice_last [${shape}] start ${start} count ${count}`, 0);
@@ -235,18 +235,18 @@ test('row-parallel regions: qk_norm + SwiGLU + parallel-scaling split + latent p
   const lin = (g: GraphBuilder, name: string, x: Sym, n: number) => g.op('linear', name, [x], [B, T, n], { weights: { weight: `${name}.weight` } });
   const build = (g: GraphBuilder) => {
     const h = g.input([B, T, D]);
-    const n = g.op('rms_norm', 'norm', [h], [B, T, D], { weights: { weight: 'n.weight' }, attrs: { eps: 1e-6 } } as never);
+    const n = g.op('rms_norm', 'norm', [h], [B, T, D], { weights: { weight: 'n.weight' }, attrs: { eps: 1e-6 } });
     // ParallelScalingBlock: one in_proj, split into [mlp | q | k | v] columns
     const proj = lin(g, 'in', n, 2 * Hm + 3 * D);
-    const mlp = g.op('slice_last', 'mlp_in', [proj], [B, T, 2 * Hm], { attrs: { start: 0, count: 2 * Hm } } as never);
-    const qkv = g.op('slice_last', 'qkv', [proj], [B, T, 3 * D], { attrs: { start: 2 * Hm, count: 3 * D } } as never);
-    const qkn = g.op('head_norm', 'qk_norm', [qkv], [B, T, 3 * D], { weights: { q_weight: 'qw', k_weight: 'kw' }, attrs: { heads: H, eps: 1e-6, kind: 1 } } as never);
+    const mlp = g.op('slice_last', 'mlp_in', [proj], [B, T, 2 * Hm], { attrs: { start: 0, count: 2 * Hm } });
+    const qkv = g.op('slice_last', 'qkv', [proj], [B, T, 3 * D], { attrs: { start: 2 * Hm, count: 3 * D } });
+    const qkn = g.op('head_norm', 'qk_norm', [qkv], [B, T, 3 * D], { weights: { q_weight: 'qw', k_weight: 'kw' }, attrs: { heads: H, eps: 1e-6, kind: 1 } });
     const att = g.op('attention', 'attn', [qkn], [B, T, D], { attrs: { heads: H, scale: hd ** -0.5 } });
-    const packed = g.op('glu', 'swiglu_packed', [mlp], [B, T, Hm], { attrs: { act: 5, gate_first: 1 } } as never);
+    const packed = g.op('glu', 'swiglu_packed', [mlp], [B, T, Hm], { attrs: { act: 5, gate_first: 1 } });
     // SwiGLU with separate fc1_g / fc1_x: act(fc1_g(x)) * fc1_x(x)
-    const gate = g.op('act', 'act', [lin(g, 'g', n, Hm)], [B, T, Hm], { attrs: { act: 5 } } as never);
+    const gate = g.op('act', 'act', [lin(g, 'g', n, Hm)], [B, T, Hm], { attrs: { act: 5 } });
     const swi = g.op('mul', 'mul', [gate, lin(g, 'x', n, Hm)], [B, T, Hm]);
-    const glu = g.op('glu', 'glu', [lin(g, 'fc2', att, 2 * Hm)], [B, T, Hm], { attrs: { act: 7 } } as never);
+    const glu = g.op('glu', 'glu', [lin(g, 'fc2', att, 2 * Hm)], [B, T, Hm], { attrs: { act: 7 } });
     const m = g.op('add', 'sum', [g.op('add', 'sum0', [packed, swi], [B, T, Hm]), glu], [B, T, Hm]);
     // latent pooling over the mixed tokens
     const kv = lin(g, 'kv', lin(g, 'out', m, D), 2 * D);

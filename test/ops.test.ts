@@ -2,7 +2,7 @@
 // references written here in TypeScript; pos_resample against timm-vit-spec §3.4's formulas and worked example.
 import test, { type ExecutionContext } from 'ava';
 import { binding } from '../lib/binding.ts';
-import { GraphBuilder } from '../lib/graph/builder.ts';
+import { GraphBuilder, type OpWeights } from '../lib/graph/builder.ts';
 import { near, OP_TOL, opStore as store, randn, relErr, runOp as run } from './helpers.ts';
 import { ACTS, attentionRef as attention, heads as at, layerNormRef, softmaxRow } from './op-refs.ts';
 
@@ -142,7 +142,7 @@ test('linear: bias / no bias, gelu / tanh, gamma, residual, 2-D and 3-D inputs',
       for (const bias of [true, false])
         for (const withGamma of [false, true])
           for (const withRes of [false, true]) {
-            const weights: Record<string, string> = { weight: 'l.weight' };
+            const weights: OpWeights['linear'] = { weight: 'l.weight' };
             if (bias) weights.bias = 'l.bias';
             if (withGamma) weights.gamma = 'l.gamma';
             const y = run(s, (g) => {
@@ -237,7 +237,7 @@ test('row-parallel regions: transformer blocks give the same result at 1, 2, 3 a
       const a = g.op('layer_norm', 'n1', [h], [B, T, D], { ...lw('n1'), attrs: { eps: 1e-6 } });
       const qkv = g.op('linear', 'qkv', [a], [B, T, 3 * D], lw('qkv'));
       const res = q < T ? g.op('slice_tokens', 'keep', [h], [B, q, D], { attrs: { start: 0, count: q } }) : h;
-      const att = g.op('attention', 'a', [qkv], [B, q, D], { attrs: { heads: H, scale: 0.3, scale_q: 1, ...(q < T ? { queries: q } : {}) } });
+      const att = g.op('attention', 'a', [qkv], [B, q, D], { attrs: { heads: H, scale: 0.3, ...(q < T ? { queries: q } : {}) } });
       h = g.op('linear', 'proj', [att, res], [B, q, D], lw('proj'));
       const m = g.op('layer_norm', 'n2', [h], [B, q, D], { ...lw('n2'), attrs: { eps: 1e-6 } });
       const f = g.op('linear', 'fc1', [m], [B, q, 4 * D], { ...lw('fc1'), attrs: { act: 1 } });
@@ -274,29 +274,28 @@ test('gelu (exact erf) and tanh elementwise; softmax over the last dim, stable f
 // ---- attention ----------------------------------------------------------------------------------------------
 
 for (const T of [1, 5, 197]) {
-  test(`attention T=${T}, 3 heads, both scale_q`, (t) => {
+  test(`attention T=${T}, 3 heads`, (t) => {
     const B = 2;
     const heads = 3;
     const D = 12;
     const qkv = randn(B * T * 3 * D, 30 + T, 1.5);
     const s = store();
-    for (const scaleQ of [1, 0])
-      for (const scale of [0.5, 0.125]) {
-        const y = run(s, (g) => g.op('attention', 'a', [g.input([B, T, 3 * D])], [B, T, D], { attrs: { heads, scale, scale_q: scaleQ } }), [qkv]);
-        near(t, y, [B, T, D], attentionRef(qkv, B, T, D, heads, scale), `attention T=${T} scale ${scale} scale_q ${scaleQ}`);
-      }
+    for (const scale of [0.5, 0.125]) {
+      const y = run(s, (g) => g.op('attention', 'a', [g.input([B, T, 3 * D])], [B, T, D], { attrs: { heads, scale } }), [qkv]);
+      near(t, y, [B, T, D], attentionRef(qkv, B, T, D, heads, scale), `attention T=${T} scale ${scale}`);
+    }
     if (T > 1) {
       // queries: only the first Q query rows, each over all T keys (the pruned last block)
       const full = attentionRef(qkv, B, T, D, heads, 0.5);
       for (const Q of [1, 2, T - 1]) {
-        const y = run(s, (g) => g.op('attention', 'a', [g.input([B, T, 3 * D])], [B, Q, D], { attrs: { heads, scale: 0.5, scale_q: 1, queries: Q } }), [qkv]);
+        const y = run(s, (g) => g.op('attention', 'a', [g.input([B, T, 3 * D])], [B, Q, D], { attrs: { heads, scale: 0.5, queries: Q } }), [qkv]);
         const want = [...full.slice(0, Q * D), ...full.slice(T * D, (T + Q) * D)];
         near(t, y, [B, Q, D], want, `attention T=${T} queries ${Q}`);
       }
     }
     if (T === 1) {
       // one token: softmax is 1, the output is v
-      const y = run(s, (g) => g.op('attention', 'a', [g.input([B, 1, 3 * D])], [B, 1, D], { attrs: { heads, scale: 0.3, scale_q: 1 } }), [qkv]);
+      const y = run(s, (g) => g.op('attention', 'a', [g.input([B, 1, 3 * D])], [B, 1, D], { attrs: { heads, scale: 0.3 } }), [qkv]);
       near(t, y, [B, 1, D], [...qkv.slice(2 * D, 3 * D), ...qkv.slice(5 * D, 6 * D)], 'T=1 is v');
     }
     s.dispose();
@@ -386,7 +385,7 @@ test('patch_embed: exact multiples, dynamic padding (zero right/bottom), no bias
     const wt = randn(D * c * p * p, 71 + p, 0.2);
     const bias = randn(D, 72);
     const s = store({ 'pe.weight': [[D, c, p, p], wt], 'pe.bias': [[D], bias] });
-    const weights: Record<string, string> = { weight: 'pe.weight' };
+    const weights: OpWeights['patch_embed'] = { weight: 'pe.weight' };
     if (withBias) weights.bias = 'pe.bias';
     const n = Math.ceil(h / p) * Math.ceil(w / p);
     const y = run(s, (g) => g.op('patch_embed', 'pe', [g.input([b, c, h, w])], [b, n, D], { weights, attrs: { patch: p, pad } }), [x]);

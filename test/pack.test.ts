@@ -1,13 +1,16 @@
 // Shipping: `npm run prebuildify` (prebuildify through cmake-js) + `npm pack`; the tarball's contents audited; installed
 // into a fresh project from the local npm cache with install scripts off, it loads its prebuild (and the oneDNN /
-// OpenMP / OpenCL copies beside it) and classifies digits. Running its install script afterwards compiles nothing.
+// OpenMP / OpenCL copies beside it), classifies digits, runs the README's snippet as written and loads with require().
+// Running its install script afterwards compiles nothing.
 // Bounded: ~20-60 s (packing ~40 MB of libdnnl dominates).
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createModel, readSafetensors, writeSafetensors } from '../lib/index.ts';
+import { snippets as readmeSnippets } from '../scripts/snippets.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TUPLE = `${process.platform}-${process.arch}`;
@@ -94,7 +97,22 @@ test('npm pack: prebuilt addon + bundled libraries, no fixtures or build leftove
   t.deepEqual(out.gomp, [join(preDir, 'libgomp.so.1')]);
   t.deepEqual(out.opencl, [join(preDir, 'libOpenCL.so.1')], "libdnnl's own libOpenCL resolves beside it");
 
-  // 5. The install script (node-gyp-build) with scripts on: it finds the prebuild and compiles nothing.
+  // 5. The README's snippet, as written, in the consumer project (its checkpoint: a seeded deit_tiny's stateDict()),
+  //    and require('vitnode') from CommonJS.
+  const seeded = await createModel('deit_tiny_patch16_224', { seed: 1, threads: 1 });
+  writeSafetensors(join(app, 'model.safetensors'), seeded.stateDict());
+  const wantKeys = seeded.stateDictShapes().map(([k]) => k);
+  seeded.dispose();
+  const [snippet] = readmeSnippets(readFileSync(join(pkg, 'README.md'), 'utf8'));
+  t.truthy(snippet, 'the installed README has a ts snippet');
+  writeFileSync(join(app, 'readme.mjs'), snippet.code);
+  const ran = execFileSync(process.execPath, ['readme.mjs'], { cwd: app, encoding: 'utf8', timeout: 120_000 });
+  t.regex(ran, /^deit_tiny_patch16_224 \(weights model\.safetensors\) \[ 2, 1000 \] \[ 2, 197, 192 \] 4 \[ 2, 192 \] 12$/m, ran);
+  t.deepEqual([...readSafetensors(join(app, 'copy.safetensors')).keys()], wantKeys, "writeSafetensors(path, model.stateDict()) wrote timm's state_dict");
+  const cjs = execFileSync(process.execPath, ['-e', "const v = require('vitnode'); console.log(typeof v.createModel, typeof v.Tensor)"], { cwd: app, encoding: 'utf8', timeout: 60_000 });
+  t.is(cjs.trim(), 'function function', "require('vitnode') loads the ES module");
+
+  // 6. The install script (node-gyp-build) with scripts on: it finds the prebuild and compiles nothing.
   npm(['rebuild', 'vitnode', '--offline', '--foreground-scripts'], app, 120_000);
   t.false(existsSync(join(pkg, 'build')), 'node-gyp-build used the prebuild (no build/ made)');
 });

@@ -171,14 +171,14 @@ export function opCases() {
         return g;
       });
     }
-    // Attention: fused head dims 32/64/96/128, unfused 80 and 7; both scale orders. At N = 197 also the
+    // Attention: fused head dims 32/64/96/128, unfused 80 and 7. At N = 197 also the
     // `queries` attribute (only the first q query rows: 1, 2 and all of them, explicitly).
-    for (const [heads, hd, scaleQ] of [[2, 32, 1], [3, 64, 1], [2, 96, 0], [2, 128, 1], [2, 80, 1], [3, 7, 0]]) {
+    for (const [heads, hd] of [[2, 32], [3, 64], [2, 96], [2, 128], [2, 80], [3, 7]]) {
       const d = heads * hd;
       for (const q of n === 197 ? [undefined, 1, 2, n] : [undefined]) {
-        const attrs = { heads, scale: hd ** -0.5, scale_q: scaleQ };
+        const attrs = { heads, scale: hd ** -0.5 };
         if (q !== undefined) attrs.queries = q;
-        add(`attention [2,${n},3*${d}] heads ${heads} (hd ${hd}) scale_q ${scaleQ}${q !== undefined ? ` queries ${q}` : ''}`, () => {
+        add(`attention [2,${n},3*${d}] heads ${heads} (hd ${hd})${q !== undefined ? ` queries ${q}` : ''}`, () => {
           const g = new G();
           const x = g.input([2, n, 3 * d], 1);
           g.output(g.node('attention', [x], [2, q ?? n, d], {}, attrs));
@@ -235,7 +235,7 @@ export function opCases() {
     add(`attention [${bsz},197,3*${d}] heads ${heads} (hd ${hd}) queries ${q}`, () => {
       const g = new G();
       const x = g.input([bsz, 197, 3 * d], 1);
-      g.output(g.node('attention', [x], [bsz, q, d], {}, { heads, scale: hd ** -0.5, scale_q: 1, queries: q }));
+      g.output(g.node('attention', [x], [bsz, q, d], {}, { heads, scale: hd ** -0.5, queries: q }));
       return g;
     }, { attnKernels: true });
   }

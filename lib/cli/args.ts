@@ -1,12 +1,26 @@
 // Small shared helpers for the CLI commands.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { VitError } from '../errors.ts';
+import { closestOption } from '../suggest.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
+/** node:util parseArgs (strict); an unknown flag is a usage error that names the closest known one. */
 // eslint-disable-next-line @typescript-eslint/explicit-module-boundary-types
 export function parse<T extends Options>(argv: string[], options: T, positionals = false): ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: boolean; strict: true }>> {
-  return parseArgs({ args: argv, options, allowPositionals: positionals, strict: true });
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: positionals, strict: true });
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const flag = /'(-{1,2}[^']*)'/.exec(e.message)?.[1] ?? '';
+      const near = closestOption(flag.replace(/^-+/, '').split('=')[0], Object.keys(options));
+      usage(`unknown option '${flag}'${near ? `; did you mean --${near}?` : ''} (--help lists the options)`);
+    }
+    if (e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') usage(`${e.message.split('.')[0]} (--help lists the arguments)`);
+    if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') usage(e.message);
+    throw err;
+  }
 }
 
 export function usage(msg: string): never {

@@ -1,8 +1,8 @@
 // vitnode bench: how fast is this model on this machine? Random weights unless --checkpoint.
 import { performance } from 'node:perf_hooks';
-import { createModel } from '../create-model.ts';
 import { Tensor } from '../tensor.ts';
 import { deviceOptions, intOpt, parse, usage } from './args.ts';
+import { createFromArg } from './images.ts';
 
 export async function benchCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(
@@ -14,7 +14,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
   const batch = intOpt(values.batch, 'batch')!;
   const seconds = Number(values.seconds);
   if (!(seconds > 0)) usage('--seconds must be positive');
-  const model = await createModel(positionals[0], {
+  const model = await createFromArg(positionals[0], {
     checkpoint: values.checkpoint,
     threads: intOpt(values.threads, 'threads'),
     device: values.device,
@@ -38,6 +38,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
     const pct = (p: number) => times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))];
     const r = {
       model: model.name,
+      label: model.label,
       batch,
       threads: values.threads ? Number(values.threads) : undefined,
       device: values.device,
@@ -51,7 +52,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
     if (values.json) console.log(JSON.stringify(r));
     else
       console.log(
-        `${r.model} batch ${batch} on ${r.device}: ${r.imgPerSec.toFixed(1)} img/s, ${mean.toFixed(2)} ms/batch ` +
+        `${r.label} batch ${batch} on ${r.device}: ${r.imgPerSec.toFixed(1)} img/s, ${mean.toFixed(2)} ms/batch ` +
           `(p50 ${r.p50.toFixed(2)}, p99 ${r.p99.toFixed(2)} ms, ${r.runs} runs), peak RSS ${r.maxRssMb.toFixed(0)} MB`,
       );
   } finally {

@@ -6,12 +6,16 @@
 // --in-chans) it applies the whole filter for that model (linear patch reshape, pos_embed resample, in_chans
 // adaptation, representation layers dropped, head dropped + re-initialised when the class count differs, strict
 // key check) and writes exactly the model's state_dict in float32.
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { binding } from '../binding.ts';
 import { resolveSource } from '../create-model.ts';
 import { createModelModule } from '../models/index.ts';
-import { checkSupported } from '../registry/index.ts';
+import { checkSupported, resolveModel } from '../registry/index.ts';
 import { openCheckpoint, type Checkpoint } from '../weights/checkpoint.ts';
-import { fitArchitectures, normaliseKey } from '../weights/fit.ts';
+import { fitArchitectures, fitOne, normaliseKey, type Fit } from '../weights/fit.ts';
+import { formatSummary, summariseStateDict } from '../weights/summary.ts';
+import { customArgs, originLabel } from '../origin.ts';
 import { loadTensors } from '../weights/load.ts';
 import { writeSafetensorsStream, type WriteEntry } from '../weights/write.ts';
 import { intOpt, parse, usage } from './args.ts';
@@ -79,15 +83,35 @@ function writeOut(output: string, entries: WriteEntry[], meta: Record<string, st
   if (ckpt.skipped.length) log(`not converted: ${ckpt.skipped.join('; ')}`);
 }
 
-/** `vitnode describe <checkpoint>`: keys, shapes, dtypes, what was skipped, and the registry architectures it fits. */
+/** A model folder's config.json against the checkpoint: its architecture, heads, and whether it fits. */
+function folderConfig(path: string, shapes: Map<string, readonly number[]>): { label: string; heads: number; fit: Fit } | undefined {
+  const cfgPath = join(path, 'config.json');
+  if (!existsSync(cfgPath) || !statSync(path).isDirectory()) return undefined;
+  const r = resolveSource(cfgPath, { pretrained: true });
+  checkSupported(r.config);
+  const custom = customArgs(r.config, resolveModel(r.name).config);
+  const label = originLabel(r.name, { kind: 'config', ref: cfgPath, customArgs: custom, checkpoint: 'n/a', tag: null });
+  const fit = fitOne(label, createModelModule(r.config).params(), new Map([...shapes].map(([k, s]) => [normaliseKey(k), s])));
+  return { label, heads: r.config.numHeads, fit };
+}
+
+const why = (f: Fit) => [f.missing.length && `${f.missing.length} missing`, f.unexpected.length && `${f.unexpected.length} unexpected`,
+  f.mismatched.length && `${f.mismatched.length} mis-shaped (e.g. ${f.mismatched[0]})`].filter(Boolean).join(', ');
+
+/** `vitnode describe <checkpoint|folder>`: keys, shapes, dtypes, what was skipped, what the weights are (depth, width,
+ *  patch, classes; heads from the folder's config.json), and the registry architectures it fits or comes closest to. */
 export async function describeCheckpoint(path: string, json: boolean): Promise<void> {
   const ckpt = openCheckpoint(path);
   try {
     const tensors = [...ckpt.tensors].map(([k, t]) => ({ key: k, shape: t.shape, dtype: t.dtype }));
-    const fits = fitArchitectures(new Map(tensors.map((t) => [t.key, t.shape])));
+    const shapes = new Map(tensors.map((t) => [t.key, t.shape]));
+    const config = folderConfig(path, shapes);
+    const summary = summariseStateDict(shapes, config?.heads);
+    const fits = fitArchitectures(shapes);
     const params = tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
     if (json) {
-      console.log(JSON.stringify({ path, format: ckpt.format, container: ckpt.container ?? null, parameters: params, tensors, skipped: ckpt.skipped, fits }));
+      console.log(JSON.stringify({ path, format: ckpt.format, container: ckpt.container ?? null, parameters: params, tensors, skipped: ckpt.skipped,
+        summary, config: config ? { model: config.label, fits: config.fit.exact, problems: [...config.fit.missing, ...config.fit.unexpected, ...config.fit.mismatched] } : null, fits }));
       return;
     }
     const dtypes = new Map<string, number>();
@@ -96,15 +120,19 @@ export async function describeCheckpoint(path: string, json: boolean): Promise<v
       `${params.toLocaleString('en-US')} parameters, ${[...dtypes].map(([d, n]) => `${n} ${d}`).join(', ')}`);
     for (const t of tensors) console.log(`  ${t.key.padEnd(44)} ${t.dtype.padEnd(5)} [${t.shape.join(', ')}]`);
     if (ckpt.skipped.length) console.log(`skipped (not weights): ${ckpt.skipped.join('; ')}`);
+    console.log(`the weights: ${formatSummary(summary)}${summary.heads === undefined ? ' (heads are not stored in the weights)' : ''}`);
+    if (config) {
+      console.log(config.fit.exact ? `config.json: ${config.label}: fits${config.fit.notes.length ? ` (${config.fit.notes.join('; ')})` : ''}`
+        : `config.json: ${config.label}: does not fit: ${why(config.fit)}`);
+    }
     const exact = fits.filter((f) => f.exact);
     if (exact.length) {
       console.log('fits:');
       for (const f of exact) console.log(`  ${f.name}${f.notes.length ? ` (${f.notes.join('; ')})` : ''}`);
     } else {
-      console.log('fits no registry architecture exactly; closest:');
+      console.log('fits no registry architecture exactly; closest (shape agreement, then structure):');
       for (const f of fits.slice(0, 3)) {
-        const why = [f.missing.length && `${f.missing.length} missing`, f.unexpected.length && `${f.unexpected.length} unexpected`, f.mismatched.length && `${f.mismatched.length} mis-shaped (e.g. ${f.mismatched[0]})`].filter(Boolean);
-        console.log(`  ${f.name}: ${f.matched} keys match; ${why.join(', ')}`);
+        console.log(`  ${f.name}: ${f.differs.length ? `differs in ${f.differs.join(', ')}; ` : ''}${f.matched} keys match; ${why(f)}`);
       }
     }
   } finally {

@@ -3,7 +3,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createModel, type CreatedModel } from '../create-model.ts';
+import { checkSourcePath, createModel, type CreatedModel } from '../create-model.ts';
+import type { CreateModelOptions } from '../options.ts';
 import { VitError } from '../errors.ts';
 import { modelDataConfig, topK } from '../image-api.ts';
 import { labelsFor } from '../labels/index.ts';
@@ -11,6 +12,7 @@ import type { PretrainedCfg } from '../models/config.ts';
 import { preprocessSettled, resolveDataConfig, stack, type DataConfig, type ImageError } from '../preprocess/index.ts';
 import { Tensor } from '../tensor.ts';
 import { writeSafetensors } from '../weights/safetensors.ts';
+import { FOLDER_WEIGHTS } from '../weights/checkpoint.ts';
 import { deviceOptions, intOpt, parse, usage } from './args.ts';
 
 const imageOptions = {
@@ -21,7 +23,7 @@ const imageOptions = {
 } as const;
 
 /** `--model`: a registry name, a config.json, a directory (config.json + model.safetensors), or hf-hub:org/repo. */
-export function resolveModelArg(spec: string, checkpoint?: string, weightsOptional = false): { source: string; checkpoint?: string } {
+export function resolveModelArg(spec: string, checkpoint?: string, weightsOptional = false): { source: string; checkpoint?: string; hub?: string } {
   let dir: string | undefined;
   if (spec.startsWith('hf-hub:')) {
     const repo = spec.slice('hf-hub:'.length).split('@')[0];
@@ -32,11 +34,13 @@ export function resolveModelArg(spec: string, checkpoint?: string, weightsOption
       throw new VitError('VIT_E_IO', `${spec} is not in the Hugging Face cache (${hubCache()}); vitnode does not download: run \`huggingface-cli download ${repo}\`, or pass --checkpoint with a timm name`);
     }
   } else if (existsSync(spec) && statSync(spec).isDirectory()) dir = spec;
+  else checkSourcePath(spec, '--model');
   if (dir) {
     const config = join(dir, 'config.json');
     if (!existsSync(config)) throw new VitError('VIT_E_IO', `${dir} has no config.json`);
-    const weights = join(dir, 'model.safetensors');
-    return { source: config, checkpoint: checkpoint ?? (existsSync(weights) ? weights : undefined) };
+    const weights = FOLDER_WEIGHTS.map((f) => join(dir, f)).find((f) => existsSync(f));
+    // a local folder goes to createModel as is (its origin is the folder); a hub snapshot as its config
+    return { source: spec.startsWith('hf-hub:') ? config : dir, checkpoint: checkpoint ?? weights, ...(spec.startsWith('hf-hub:') ? { hub: spec } : {}) };
   }
   return { source: spec, checkpoint };
 }
@@ -134,9 +138,16 @@ interface Job {
 
 async function openModel(values: { model?: string; checkpoint?: string; device: string; dtype: string; threads?: string }, extra: { featuresOnly?: boolean; outIndices?: number[] } = {}): Promise<CreatedModel> {
   if (!values.model) usage('--model <name|config.json|dir|hf-hub:org/repo> is required');
-  const { source, checkpoint } = resolveModelArg(values.model, values.checkpoint);
-  if (!checkpoint) console.error(`vitnode: warning: no checkpoint for ${values.model}: random weights (pass --checkpoint, or a directory / hf-hub: model with model.safetensors)`);
-  return createModel(source, { checkpoint, device: values.device, dtype: values.dtype as 'float32', threads: intOpt(values.threads, 'threads'), ...extra });
+  return createFromArg(values.model, { checkpoint: values.checkpoint, device: values.device, dtype: values.dtype as 'float32', threads: intOpt(values.threads, 'threads'), ...extra });
+}
+
+/** createModel for a CLI model argument (name, config.json, folder, hf-hub: from the local cache). Without weights
+ *  createModel warns (VIT_W_RANDOM_WEIGHTS) once the model resolved. */
+export async function createFromArg(spec: string, options: CreateModelOptions): Promise<CreatedModel> {
+  const { source, checkpoint, hub } = resolveModelArg(spec, options.checkpoint);
+  const model = await createModel(source, { ...options, checkpoint });
+  if (hub && model.origin) model.origin = { ...model.origin, kind: 'hf-hub', ref: hub };
+  return model;
 }
 
 /** Runs `fn` on batches of successfully preprocessed files; `fn` returns one output callback per file, and
@@ -220,7 +231,7 @@ export async function embedCommand(argv: string[]): Promise<void> {
     });
     if (values.output) {
       writeSafetensors(values.output, [['embeddings', Tensor.concat(rows, [0, model.numFeatures])]], { model: model.name, files: JSON.stringify(done), producer: 'vitnode' });
-      console.error(`vitnode embed: ${done.length} x ${model.numFeatures} embeddings (tensor 'embeddings', file list in metadata) -> ${values.output}`);
+      console.error(`vitnode embed: ${model.label}: ${done.length} x ${model.numFeatures} embeddings (tensor 'embeddings', file list in metadata) -> ${values.output}`);
     }
     finish(job, 'embed');
   } finally {
@@ -255,7 +266,7 @@ export async function featuresCommand(argv: string[]): Promise<void> {
     });
     const tensors: [string, Tensor][] = info.map((fi, i) => [`features.${i}`, Tensor.concat(maps[i], [0])]);
     writeSafetensors(values.output, tensors, { model: model.name, files: JSON.stringify(done), feature_info: JSON.stringify(info), format: values.format, producer: 'vitnode' });
-    console.error(`vitnode features: ${done.length} image(s), ${info.map((fi, i) => `features.${i} = ${fi.module} [${tensors[i][1].shape.join(', ')}]`).join(', ')} -> ${values.output}`);
+    console.error(`vitnode features: ${model.label}: ${done.length} image(s), ${info.map((fi, i) => `features.${i} = ${fi.module} [${tensors[i][1].shape.join(', ')}]`).join(', ')} -> ${values.output}`);
     finish(job, 'features');
   } finally {
     model.dispose();
@@ -271,7 +282,7 @@ export async function preprocessCommand(argv: string[]): Promise<void> {
   if (values.model) {
     const { resolveSource } = await import('../create-model.ts');
     const { source } = resolveModelArg(values.model, undefined, true);
-    const r = resolveSource(source);
+    const r = resolveSource(existsSync(source) && statSync(source).isDirectory() ? join(source, 'config.json') : source);
     dc = resolveDataConfig(r.pretrainedCfg);
     if (!r.config.dynamicImgSize) dc.inputSize = [3, r.config.imgSize[0], r.config.imgSize[1]];
     what = r.name;

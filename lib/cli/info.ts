@@ -1,9 +1,10 @@
 // vitnode describe | list | doctor.
 import { existsSync } from 'node:fs';
 import { backends } from '../backends.ts';
-import { resolveSource } from '../create-model.ts';
+import { checkSourcePath, resolveSource } from '../create-model.ts';
 import { createModelModule } from '../models/index.ts';
-import { checkSupported, listModels } from '../registry/index.ts';
+import { customArgs, originLabel } from '../origin.ts';
+import { checkSupported, listModels, resolveModel } from '../registry/index.ts';
 import { parse, usage } from './args.ts';
 import { describeCheckpoint } from './checkpoint.ts';
 
@@ -13,18 +14,24 @@ const isCheckpointPath = (p: string) => !p.endsWith('.json') && existsSync(p);
 export async function describeCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, { json: { type: 'boolean', default: false } }, true);
   if (positionals.length !== 1) usage('describe takes one model name, config.json path or checkpoint path');
-  if (isCheckpointPath(positionals[0])) return describeCheckpoint(positionals[0], values.json);
-  const resolved = resolveSource(positionals[0]);
+  const [src] = positionals;
+  if (isCheckpointPath(src)) return describeCheckpoint(src, values.json);
+  checkSourcePath(src, 'to describe');
+  const resolved = resolveSource(src);
   checkSupported(resolved.config);
   const stateDict = createModelModule(resolved.config).params();
+  const fromConfig = src.endsWith('.json');
+  const custom = fromConfig ? customArgs(resolved.config, resolveModel(resolved.name).config) : [];
   if (values.json) {
-    console.log(JSON.stringify({ name: resolved.name, state_dict: stateDict, pretrained_cfg: resolved.pretrainedCfg }));
+    console.log(JSON.stringify({ name: resolved.name, source: src, custom_model_args: custom, state_dict: stateDict, pretrained_cfg: resolved.pretrainedCfg }));
     return;
   }
   const params = stateDict.reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0);
-  console.log(`${resolved.name}${resolved.tag ? ` (tag ${resolved.tag})` : ''}: ${stateDict.length} tensors, ${params.toLocaleString('en-US')} parameters`);
+  const label = fromConfig ? originLabel(resolved.name, { kind: 'config', ref: src, customArgs: custom, checkpoint: 'n/a', tag: null }) : resolved.name;
+  console.log(`${label}: ${stateDict.length} tensors, ${params.toLocaleString('en-US')} parameters`);
   for (const [k, s] of stateDict) console.log(`  ${k.padEnd(40)} [${s.join(', ')}]`);
-  console.log(`pretrained_cfg: ${JSON.stringify(resolved.pretrainedCfg)}`);
+  const cfgFrom = fromConfig ? (resolved.tag ? `the config's, tag ${resolved.tag}` : "the config's") : resolved.tag ? `tag ${resolved.tag}` : 'timm 0.4.5 default_cfg';
+  console.log(`pretrained_cfg (${cfgFrom}): ${JSON.stringify(resolved.pretrainedCfg)}`);
 }
 
 export async function listCommand(argv: string[]): Promise<void> {
@@ -39,7 +46,8 @@ export async function doctorCommand(argv: string[]): Promise<void> {
     console.log(JSON.stringify(b));
     return;
   }
-  console.log(`cpu:  available (${b.cpu.cores} cores, GEMM: ${b.cpu.gemm})`);
-  if (b.cuda.available) console.log(`cuda: available (${b.cuda.deviceCount} device(s): ${b.cuda.devices.join('; ')})`);
-  else console.log(`cuda: unavailable: ${b.cuda.reason}`);
+  console.log(`build: ${b.build.description}`);
+  console.log(`cpu:   available (${b.cpu.cores} cores, GEMM: ${b.cpu.gemm})`);
+  if (b.cuda.available) console.log(`cuda:  available (${b.cuda.deviceCount} device(s): ${b.cuda.devices.join('; ')})`);
+  else console.log(`cuda:  unavailable: ${b.cuda.reason}`);
 }

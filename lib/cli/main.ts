@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// vitnode command line: run | describe | list | bench | doctor. Errors: one line on stderr, exit code 1 (2 for usage).
+// vitnode command line. Errors: the message on stderr (the first line says what went wrong), exit code 1 (2 for
+// usage); --verbose adds every problem and the stack. `<command> --help` prints that command's usage.
 import { VitError } from '../errors.ts';
 import { benchCommand } from './bench.ts';
 import { convertCommand } from './checkpoint.ts';
@@ -7,24 +8,29 @@ import { describeCommand, doctorCommand, listCommand } from './info.ts';
 import { runCommand } from './run.ts';
 import { classifyCommand, embedCommand, featuresCommand, preprocessCommand } from './images.ts';
 
-const USAGE = `usage: vitnode <command> [options]
-
-  run       --config <name|config.json> [--checkpoint f.safetensors] --input x.safetensors --output y.safetensors
+const HELP: Record<string, string> = {
+  run: `  run       --config <name|config.json|dir> [--checkpoint f.safetensors] --input x.safetensors --output y.safetensors
             [--outputs logits,features,pre_logits,intermediates] [--device cpu|cuda[:N]]
-            [--dtype float32|float16|bfloat16] [--threads N]
-  describe  <name|config.json> [--json]        state_dict keys/shapes and pretrained cfg
-  describe  <checkpoint|model dir> [--json]    keys, shapes, dtypes in a .safetensors/.pth/.bin/.npz; which architectures it fits
-  convert   <in.pth|in.bin|in.npz|dir> <out.safetensors> [--model <name|config.json> [--num-classes N] [--img-size S] [--in-chans C]]
-            timm key rules only (dtypes kept); with --model: timm's whole filter for that model, float32
-  list      [pattern]                          registry names (fnmatch pattern, e.g. 'deit_*', 'legacy:*')
-  bench     <name|config.json> [--batch B] [--threads T] [--seconds S] [--checkpoint f] [--device d] [--dtype t] [--json]
-  doctor                                       which backends work here, and why not
-  classify  --model <name|config.json|dir|hf-hub:org/repo> [--checkpoint f] [--top-k 5] [--json] <images or globs...>
-  embed     --model <...> [--checkpoint f] (--output emb.safetensors | --json) <images...>
-  features  --model <...> [--checkpoint f] [--out-indices 3,6,9,11] [--norm] [--format NCHW|NLC] --output feats.safetensors <images...>
-  preprocess (--model <...> | --pretrained-cfg cfg.json) <images...> --output x.safetensors   (tensor 'input': what the model gets)
-            image commands also take [--batch-size N] [--device d] [--dtype t] [--threads N]; a file that fails is
+            [--dtype float32|float16|bfloat16] [--threads N]`,
+  describe: `  describe  <name|config.json> [--json]        state_dict keys/shapes and pretrained cfg
+  describe  <checkpoint|model dir> [--json]    keys, shapes, dtypes in a .safetensors/.pth/.bin/.npz; what it is; which architectures it fits`,
+  convert: `  convert   <in.pth|in.bin|in.npz|dir> <out.safetensors> [--model <name|config.json> [--num-classes N] [--img-size S] [--in-chans C]] [--quiet]
+            timm key rules only (dtypes kept); with --model: timm's whole filter for that model, float32`,
+  list: `  list      [pattern...]                       registry names (fnmatch pattern, e.g. 'deit_*', 'legacy:*')`,
+  bench: `  bench     <name|config.json|dir> [--batch B] [--threads T] [--seconds S] [--checkpoint f] [--device d] [--dtype t] [--json]`,
+  doctor: `  doctor    [--json]                           which backends work here (and which build this is), and why not`,
+  classify: `  classify  --model <name|config.json|dir|hf-hub:org/repo> [--checkpoint f] [--top-k 5] [--json] <images or globs...>`,
+  embed: `  embed     --model <...> [--checkpoint f] (--output emb.safetensors | --json) <images...>`,
+  features: `  features  --model <...> [--checkpoint f] [--out-indices 3,6,9,11] [--norm] [--format NCHW|NLC] --output feats.safetensors <images...>`,
+  preprocess: `  preprocess (--model <...> | --pretrained-cfg cfg.json) [--no-auto-orient] <images...> --output x.safetensors   (tensor 'input': what the model gets)`,
+};
+const IMAGE_NOTE = `            image commands also take [--batch-size N] [--device d] [--dtype t] [--threads N]; a file that fails is
             reported and skipped (exit code 1 at the end)`;
+const GLOBAL = `  every command: --help, --verbose (every problem of an error, and its stack)`;
+
+const USAGE = `usage: vitnode <command> [options]\n\n${Object.values(HELP).join('\n')}\n${IMAGE_NOTE}\n${GLOBAL}`;
+const commandUsage = (cmd: string) =>
+  `usage: vitnode ${cmd} [options]\n\n${HELP[cmd]}${['classify', 'embed', 'features'].includes(cmd) ? `\n${IMAGE_NOTE}` : ''}\n${GLOBAL}`;
 
 const commands: Record<string, (argv: string[]) => Promise<void>> = {
   run: runCommand,
@@ -39,10 +45,44 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   preprocess: preprocessCommand,
 };
 
+/** A closed stdout (`vitnode classify ... | head -1`) ends the command quietly, as Unix tools do. */
+function quietOnClosedPipe(): void {
+  for (const s of [process.stdout, process.stderr]) {
+    s.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+      throw err;
+    });
+  }
+}
+
+/** vitnode's own warnings (code VIT_W_*) as 'vitnode: warning: ...'; others as Node prints them. */
+function printWarnings(): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (w: Error & { code?: string }) => {
+    if (w.code?.startsWith('VIT_W_')) console.error(`vitnode: warning: ${w.message}`);
+    else console.error(`(node:${process.pid}) ${w.code ? `[${w.code}] ` : ''}${w.name}: ${w.message}`);
+  });
+}
+
+function printError(cmd: string, err: unknown, verbose: boolean): boolean {
+  const e = err as Error & { code?: string; problems?: string[] };
+  const code = e.code ?? (err instanceof VitError ? err.code : undefined);
+  const lines = String(e.message ?? err).split('\n');
+  if (verbose && Array.isArray(e.problems)) lines.splice(1, lines.length, `${e.problems.length} problems:`, ...e.problems.map((p) => `  ${p}`));
+  console.error(`vitnode ${cmd}: ${code ? `[${code}] ` : ''}${lines.join('\n')}`);
+  if (verbose && e.stack) console.error(e.stack.split('\n').filter((l) => /^\s+at /.test(l)).join('\n'));
+  return code === 'VIT_E_USAGE';
+}
+
 async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
+  const end = argv.indexOf('--');
+  const head = end < 0 ? argv : argv.slice(0, end);
+  const verbose = head.includes('--verbose');
+  const args = verbose ? argv.filter((a, i) => a !== '--verbose' || (end >= 0 && i > end)) : argv;
+  const [cmd, ...rest] = args;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    console.log(USAGE);
+    const topic = cmd === 'help' && rest[0] && HELP[rest[0]] ? commandUsage(rest[0]) : USAGE;
+    console.log(topic);
     return cmd ? 0 : 2;
   }
   const fn = commands[cmd];
@@ -50,18 +90,21 @@ async function main(argv: string[]): Promise<number> {
     console.error(`vitnode: unknown command '${cmd}'\n${USAGE}`);
     return 2;
   }
+  const restEnd = rest.indexOf('--');
+  if ((restEnd < 0 ? rest : rest.slice(0, restEnd)).some((a) => a === '--help' || a === '-h')) {
+    console.log(commandUsage(cmd));
+    return 0;
+  }
   try {
     await fn(rest);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
-    const e = err as Error & { code?: string };
-    const code = e.code ?? (err instanceof VitError ? err.code : undefined);
-    const usage = code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || code === 'VIT_E_USAGE';
-    console.error(`vitnode ${cmd}: ${code ? `[${code}] ` : ''}${e.message.split('\n').join(' ')}`);
-    return usage ? 2 : 1;
+    return printError(cmd, err, verbose) ? 2 : 1;
   }
 }
 
+quietOnClosedPipe();
+printWarnings();
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });

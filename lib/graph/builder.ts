@@ -2,16 +2,21 @@
 // into native code once per model and input shape.
 import type { GraphNodeSpec, GraphSpec } from '../binding.ts';
 import { fuseEpilogues } from './fuse.ts';
+import type { OpAttrs, OpName, OpWeights } from './ops.generated.ts';
+
+export type { OpAttrs, OpName, OpWeights };
 
 export interface Sym {
   readonly id: number;
   readonly shape: readonly number[];
 }
 
-export interface OpOptions {
-  weights?: Record<string, string>;
-  attrs?: Record<string, number>;
-}
+/** Weights and attributes of one op, typed from the native op table: required ones must be given. */
+export type OpOptions<K extends OpName> = ({} extends OpWeights[K]
+  ? { weights?: OpWeights[K] }
+  : { weights: OpWeights[K] }) &
+  ({} extends OpAttrs[K] ? { attrs?: OpAttrs[K] } : { attrs: OpAttrs[K] });
+type OpArgs<K extends OpName> = {} extends OpOptions<K> ? [opts?: OpOptions<K>] : [opts: OpOptions<K>];
 
 export class GraphBuilder {
   private shapes: number[][] = [];
@@ -27,9 +32,11 @@ export class GraphBuilder {
     return s;
   }
 
-  op(op: string, name: string, inputs: Sym[], shape: readonly number[], opts: OpOptions = {}): Sym {
+  /** One node: `op` with its table-typed weights and attrs (native code checks them again, with ranges). */
+  op<K extends OpName>(op: K, name: string, inputs: Sym[], shape: readonly number[], ...[opts]: OpArgs<K>): Sym {
     const out = this.tensor(shape);
-    this.nodes.push({ op, name, inputs: inputs.map((s) => s.id), output: out.id, weights: opts.weights, attrs: opts.attrs });
+    const o = (opts ?? {}) as { weights?: Record<string, string>; attrs?: Record<string, number> };
+    this.nodes.push({ op, name, inputs: inputs.map((s) => s.id), output: out.id, weights: o.weights, attrs: o.attrs });
     return out;
   }
 
@@ -40,6 +47,16 @@ export class GraphBuilder {
 
   output(name: string, s: Sym): void {
     this.outputs.push([name, s.id]);
+  }
+
+  /**
+   * timm LayerScale (x * gamma per channel): a builder-only node that the fusion pass folds into the Linear
+   * producing x (fuse.ts); there is no native op for it.
+   */
+  layerScale(name: string, x: Sym, gamma: string): Sym {
+    const out = this.tensor(x.shape);
+    this.nodes.push({ op: 'layer_scale', name, inputs: [x.id], output: out.id, weights: { gamma } });
+    return out;
   }
 
   /** Add two tensors (b may broadcast over the batch). A residual add after a Linear fuses into it. */

@@ -191,7 +191,9 @@ export async function hubDownload(repoId: string, filename: string, options: Dow
   const cached = cachedFile(repoId, filename, revision);
   if (hubOffline()) {
     if (cached) return cached;
-    throw new VitError('VIT_E_NOT_FOUND', `${what}: HF_HUB_OFFLINE is set and the file is not in the cache (${repoFolder(repoId)})${cachedMissing(repoId, filename, revision) ? '; the cache records that the repository has no such file' : ''}`);
+    const known = cachedMissing(repoId, filename, revision) ? '; the cache records that the repository has no such file' : '';
+    throw new VitError('VIT_E_NOT_FOUND', `${what}: offline (HF_HUB_OFFLINE is set) and the file is not in the cache (${repoFolder(repoId)})${known}; ` +
+      `download it once with \`huggingface-cli download ${repoId} ${filename}${revision === 'main' ? '' : ` --revision ${revision}`}\`, or unset HF_HUB_OFFLINE`);
   }
   let meta: Meta;
   try {

@@ -4,12 +4,13 @@
 //   { pretrained: true } on a registry name or config -> its pretrained cfg's hf_hub_id (else its url).
 // An explicit `checkpoint` always wins; `pretrained: false` on a hub repo or folder builds it without weights.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { VitError } from '../errors.ts';
 import type { PretrainedCfg } from '../models/config.ts';
 import { getPretrainedCfg, type HfConfig } from '../registry/index.ts';
-import { weightsInFolder } from '../weights/checkpoint.ts';
-import { hubDownload, urlDownload, type DownloadOptions } from './download.ts';
+import { FOLDER_WEIGHTS, weightsInFolder } from '../weights/checkpoint.ts';
+import { hubCacheDir, hubDownload, urlDownload, type DownloadOptions } from './download.ts';
+import { hubOffline } from './env.ts';
 
 export const HF_HUB_PREFIX = 'hf-hub:';
 /** Weight files in a hub repo, in timm's order of preference. */
@@ -33,6 +34,19 @@ export function parseHubSpec(spec: string): [string, string] {
 
 /** The first of `files` the repo has (model.safetensors, else pytorch_model.bin), downloaded. */
 export async function hubWeights(repoId: string, options: DownloadOptions = {}): Promise<string> {
+  if (hubOffline()) {
+    // offline: only the cache answers, and a miss says nothing about the repository
+    for (const f of HUB_WEIGHTS) {
+      try {
+        return await hubDownload(repoId, f, options);
+      } catch (err) {
+        if (!(err instanceof VitError) || err.code !== 'VIT_E_NOT_FOUND') throw err;
+      }
+    }
+    const rev = options.revision && options.revision !== 'main' ? ` --revision ${options.revision}` : '';
+    throw new VitError('VIT_E_NOT_FOUND', `${repoId}: offline (HF_HUB_OFFLINE is set) and its weights (${HUB_WEIGHTS.join(' or ')}) are not in the cache (${hubCacheDir()}); ` +
+      `download them once with \`huggingface-cli download ${repoId} config.json model.safetensors${rev}\`, or unset HF_HUB_OFFLINE`);
+  }
   let lastErr: unknown;
   for (const f of HUB_WEIGHTS) {
     try {
@@ -76,6 +90,11 @@ export async function resolvePretrainedSource(source: string | HfConfig, o: { ch
     const config = readConfig(cfgPath);
     if (checkpoint || o.pretrained === false) return { source: config, checkpoint };
     return { source: config, checkpoint: weightsInFolder(source) };
+  }
+  // a model folder's config.json: the folder's weights, as the folder path itself
+  if (typeof source === 'string' && basename(source) === 'config.json' && !checkpoint && o.pretrained !== false) {
+    const dir = dirname(source);
+    if (FOLDER_WEIGHTS.some((f) => existsSync(join(dir, f)))) return { source, checkpoint: weightsInFolder(dir) };
   }
   if (!o.pretrained || checkpoint) return { source, checkpoint };
   if (typeof source === 'string' && !source.endsWith('.json')) {

@@ -1,6 +1,6 @@
 // timm Attention (layers/attention.py): packed qkv Linear, multi-head softmax(q k^T * scale) v, optional norm of
 // the heads' output (scale_norm), proj Linear.
-import type { GraphBuilder, Sym } from '../graph/builder.ts';
+import type { GraphBuilder, OpAttrs, Sym } from '../graph/builder.ts';
 import { Linear } from './layers.ts';
 import { makeNorm, type NormChoice, type NormModule } from './norms.ts';
 import { paramsOf, type ParamSpec } from './params.ts';
@@ -38,7 +38,7 @@ export class Attention {
     const qkv = this.qkv.build(g, x); // [B, T, 3D]
     const [b, t, d] = x.shape;
     const q = queries ?? t;
-    const attrs: Record<string, number> = { heads: this.a.numHeads, scale: this.a.scale };
+    const attrs: OpAttrs['attention'] = { heads: this.a.numHeads, scale: this.a.scale };
     if (q !== t) attrs.queries = q;
     let a = g.op('attention', this.prefix, [qkv], [b, q, d], { attrs }); // [B, Q, D]
     if (this.norm) a = this.norm.build(g, a);

@@ -1,7 +1,7 @@
 // timm's CNN layers for hybrid backbones, named by state_dict prefix: Conv2d / StdConv2dSame (layers/std_conv.py,
 // layers/padding.py TF 'same' padding), BatchNorm2d (folded into the conv before it when weights load),
 // GroupNormAct (layers/norm_act.py), max / avg pooling (layers/pool2d_same.py, nn.MaxPool2d, nn.AvgPool2d).
-import type { GraphBuilder, Sym } from '../graph/builder.ts';
+import type { GraphBuilder, OpWeights, Sym } from '../graph/builder.ts';
 import { param, type ParamSpec } from './params.ts';
 
 /** TF 'same' padding along one axis (timm get_same_padding): [before, after]. */
@@ -75,7 +75,7 @@ export class Conv2d {
     const [pt, pb] = this.padding === 'same' ? samePadding(h, k, s, d) : [this.padding, this.padding];
     const [pl, pr] = this.padding === 'same' ? samePadding(w, k, s, d) : [this.padding, this.padding];
     const out = (n: number, p0: number, p1: number) => Math.floor((n + p0 + p1 - d * (k - 1) - 1) / s) + 1;
-    const weights: Record<string, string> = { weight: `${this.prefix}.weight` };
+    const weights: OpWeights['conv2d'] = { weight: `${this.prefix}.weight` };
     if (this.bias) weights.bias = `${this.prefix}.bias`;
     const attrs: Record<string, number> = { stride: s, dilation: d, pad_t: pt, pad_l: pl, pad_b: pb, pad_r: pr, act: o.relu ? 1 : 0 };
     if (this.std !== 'none') Object.assign(attrs, { ws: WS[this.std], ws_eps: this.stdEps });

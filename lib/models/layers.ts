@@ -1,7 +1,7 @@
 // Shared builders for the timm layers every module uses: Linear, LayerNorm and LayerScale, named by state_dict
 // prefix. Residual adds and LayerScale are written as timm writes them; the graph builder's fusion pass folds
 // them into the Linear before them (lib/graph/fuse.ts).
-import type { GraphBuilder, Sym } from '../graph/builder.ts';
+import type { GraphBuilder, OpWeights, Sym } from '../graph/builder.ts';
 import { param, type ParamSpec } from './params.ts';
 
 export type { Param, ParamSpec } from './params.ts';
@@ -26,7 +26,7 @@ export class Linear {
 
   /** y = act(x W^T + b), one native GEMM. */
   build(g: GraphBuilder, x: Sym, act: LinearAct = 'none'): Sym {
-    const weights: Record<string, string> = { weight: `${this.prefix}.weight` };
+    const weights: OpWeights['linear'] = { weight: `${this.prefix}.weight` };
     if (this.bias) weights.bias = `${this.prefix}.bias`;
     const shape = [...x.shape.slice(0, -1), this.outFeatures];
     return g.op('linear', this.prefix, [x], shape, { weights, attrs: { act: ACT[act] } });
@@ -65,6 +65,6 @@ export class LayerScale {
   }
 
   build(g: GraphBuilder, x: Sym): Sym {
-    return g.op('layer_scale', this.prefix, [x], x.shape, { weights: { gamma: `${this.prefix}.gamma` } });
+    return g.layerScale(this.prefix, x, `${this.prefix}.gamma`);
   }
 }

@@ -1,5 +1,5 @@
 // timm layers/patch_embed.py PatchEmbed: Conv2d(C -> D, kernel = stride = P) as patchify + GEMM.
-import type { GraphBuilder, Sym } from '../graph/builder.ts';
+import type { GraphBuilder, OpWeights, Sym } from '../graph/builder.ts';
 import { param, type ParamSpec } from './params.ts';
 
 export class PatchEmbed {
@@ -35,7 +35,7 @@ export class PatchEmbed {
   build(g: GraphBuilder, x: Sym): Sym {
     const [b, , h, w] = x.shape;
     const [gh, gw] = this.dynamicFeatSize(h, w);
-    const weights: Record<string, string> = { weight: `${this.prefix}.proj.weight` };
+    const weights: OpWeights['patch_embed'] = { weight: `${this.prefix}.proj.weight` };
     if (this.bias) weights.bias = `${this.prefix}.proj.bias`;
     return g.op('patch_embed', `${this.prefix}.proj`, [x], [b, gh * gw, this.embedDim], {
       weights,

@@ -6,6 +6,7 @@ import { Tensor } from '../tensor.ts';
 import { planTransform, resolveDataConfig, type DataConfig, type DataConfigOverrides, type TransformPlan } from './config.ts';
 import { decodeImage, describeInput, ImageError, type DecodeOptions, type ImageInput } from './decode.ts';
 import { resize, type RawImage } from './resample.ts';
+import { parseOptions, preprocessOptionsSchema } from '../options.ts';
 
 export { planTransform, pyRound, resolveDataConfig, type CropMode, type DataConfig, type DataConfigOverrides, type TransformPlan } from './config.ts';
 export { decodeImage, DEFAULT_PIXEL_LIMIT, ImageError, toRgb, type DecodeOptions, type ImageErrorReason, type ImageInput, type RawPixels } from './decode.ts';
@@ -103,6 +104,7 @@ export async function preprocess(
   source: { pretrainedCfg: Partial<PretrainedCfg> } | Partial<PretrainedCfg>,
   opts: PreprocessOptions = {},
 ): Promise<Tensor> {
+  parseOptions(preprocessOptionsSchema, opts, 'preprocess options');
   const list = Array.isArray(images) ? (images as readonly ImageInput[]) : [images as ImageInput];
   const dc = dataConfigOf(source, opts.dataConfig);
   const settled = await preprocessSettled(list, dc, opts);

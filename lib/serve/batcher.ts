@@ -13,6 +13,7 @@ import type { VitModel } from '../model.ts';
 import { preprocessSettled, type DataConfig, type ImageInput, type PreprocessOptions } from '../preprocess/index.ts';
 import { Tensor } from '../tensor.ts';
 import { Window, type BatcherMetrics } from './metrics.ts';
+import { batchClassifyOptionsSchema, batcherOptionsSchema, batchFeaturesOptionsSchema, parseOptions, requestOptionsSchema } from '../options.ts';
 
 export interface BatcherOptions {
   /** Most requests in one forward (default 8). */
@@ -85,6 +86,7 @@ export class Batcher {
   private batchRun: Window;
 
   constructor(readonly model: VitModel, private opts: BatcherOptions = {}) {
+    parseOptions(batcherOptionsSchema, opts, 'batcher options');
     const int = (v: number | undefined, d: number, min: number, name: string) => {
       const x = v ?? d;
       if (!Number.isInteger(x) || x < min) throw new VitError('VIT_E_ARGUMENT', `${name} must be an integer >= ${min}, got ${v}`);
@@ -105,11 +107,15 @@ export class Batcher {
 
   /** Logits [1, numClasses] of one image tensor ([1, C, H, W] or [C, H, W]), run in a batch with others. */
   forward(x: Tensor, opts: RequestOptions = {}): Promise<Tensor> {
+    const bad = optionsError(requestOptionsSchema, opts, 'forward options');
+    if (bad) return bad;
     return this.tensorRequest(x, 'logits', (t) => this.model.forward(t).then((y) => [y]), (outs, r) => row(outs[0], r), opts) as Promise<Tensor>;
   }
 
   /** Top-k predictions of one image (path, encoded Buffer or raw pixels). */
   classify(image: ImageInput, opts: RequestOptions & { topK?: number } = {}): Promise<Prediction[]> {
+    const bad = optionsError(batchClassifyOptionsSchema, opts, 'classify options');
+    if (bad) return bad;
     const k = opts.topK ?? 5;
     if (!Number.isInteger(k) || k < 1) return Promise.reject(new VitError('VIT_E_ARGUMENT', `topK must be a positive integer, got ${k}`));
     if (this.model.numClasses === 0) return Promise.reject(new VitError('VIT_E_UNSUPPORTED', `${this.model.name} has no classifier (numClasses 0); use embed()`));
@@ -133,6 +139,8 @@ export class Batcher {
 
   /** Pre-logits embedding [1, numFeatures] of one image. */
   embed(image: ImageInput, opts: RequestOptions = {}): Promise<Tensor> {
+    const bad = optionsError(requestOptionsSchema, opts, 'embed options');
+    if (bad) return bad;
     return this.imageRequest(
       image,
       'pre_logits',
@@ -144,6 +152,8 @@ export class Batcher {
 
   /** Block feature maps of one image: one tensor per block, each with batch 1. */
   features(image: ImageInput, opts: BatchFeaturesOptions = {}): Promise<Tensor[]> {
+    const bad = optionsError(batchFeaturesOptionsSchema, opts, 'features options');
+    if (bad) return bad;
     const indices = opts.outIndices ?? this.model.featureIndices;
     const norm = opts.norm ?? false;
     const fmt = opts.format ?? 'NCHW';
@@ -401,6 +411,16 @@ export class Batcher {
 }
 
 /** A dynamic batcher over one model (see Batcher). */
+/** Bad request options as a rejected Promise (the request methods never throw synchronously). */
+function optionsError(schema: Parameters<typeof parseOptions>[0], opts: unknown, what: string): Promise<never> | undefined {
+  try {
+    parseOptions(schema, opts, what);
+    return undefined;
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
 export function createBatcher(model: VitModel, opts: BatcherOptions = {}): Batcher {
   return new Batcher(model, opts);
 }

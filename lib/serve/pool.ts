@@ -17,6 +17,7 @@ import type { ImageInput } from '../preprocess/index.ts';
 import type { Tensor } from '../tensor.ts';
 import { Batcher, type BatcherOptions, type BatchFeaturesOptions, type RequestOptions } from './batcher.ts';
 import { batcherPrometheus, PromText, type BatcherMetrics } from './metrics.ts';
+import { parseOptions, poolOptionsSchema } from '../options.ts';
 
 export interface PoolOptions {
   /** Devices to place instances on, e.g. ['cpu'], ['cuda:0', 'cuda:1'] (default ['cpu']). */
@@ -95,6 +96,7 @@ export class ModelPool {
 
 /** Creates `instancesPerDevice` models on each device, each behind its own batcher. */
 export async function createPool(source: ModelSource, opts: PoolOptions = {}): Promise<ModelPool> {
+  parseOptions(poolOptionsSchema, opts, 'createPool options');
   const devices = opts.devices ?? ['cpu'];
   const per = opts.instancesPerDevice ?? 1;
   if (!Array.isArray(devices) || devices.length === 0) throw new VitError('VIT_E_ARGUMENT', 'devices must be a non-empty list');

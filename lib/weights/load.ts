@@ -10,8 +10,13 @@ import { openCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { resamplePatchEmbed } from './patch-resample.ts';
 import type { CheckpointTensor } from './checkpoint-tensor.ts';
 import { toFloat32 } from './safetensors.ts';
+import { formatSummary, summariseStateDict, summaryDiff } from './summary.ts';
 
 export interface LoadReport {
+  /** False when no checkpoint was loaded: the weights are a seeded random initialisation. */
+  pretrained: boolean;
+  /** The weights file loaded, if any. */
+  checkpoint?: string;
   loaded: number;
   /** Keys adapted on load (resampled, reshaped, channel-adapted). */
   adapted: string[];
@@ -46,7 +51,7 @@ export function filterKeys(raw: Map<string, CheckpointTensor>, model: ModelModul
 export function loadCheckpoint(path: string, model: ModelModule, store: NativeWeightStore, seed = 0): LoadReport {
   const ckpt = readCheckpoint(path);
   try {
-    return loadTensors(ckpt.tensors, model, store, seed, ckpt);
+    return { ...loadTensors(ckpt.tensors, model, store, seed, ckpt), checkpoint: path };
   } finally {
     ckpt.close();
   }
@@ -63,7 +68,7 @@ export interface FormatResample {
 
 export function loadTensors(raw: Map<string, CheckpointTensor>, model: ModelModule, store: NativeWeightStore, seed = 0,
   { posResample, patchResample }: FormatResample = {}): LoadReport {
-  const report: LoadReport = { loaded: 0, adapted: [], reinitialised: [], dropped: [] };
+  const report: LoadReport = { pretrained: true, loaded: 0, adapted: [], reinitialised: [], dropped: [] };
   const tensors = filterKeys(raw, model, report);
   const specs = new Map(model.parameters().map((p) => [p.key, p]));
   const expected = new Map(model.params());
@@ -139,9 +144,7 @@ export function loadTensors(raw: Map<string, CheckpointTensor>, model: ModelModu
     }
     problems.push(`missing key '${key}' ${fmt(shape)}`);
   }
-  if (problems.length) {
-    throw new VitError('VIT_E_CHECKPOINT', `checkpoint does not fit the model (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n  ${problems.join('\n  ')}`);
-  }
+  if (problems.length) throw fitError(raw, model, problems);
   return report;
 }
 
@@ -156,4 +159,23 @@ function resamplePos(data: Float32Array, from: number[], to: readonly number[], 
   const grid = model.patchEmbed.gridSize;
   if (prefix + grid[0] * grid[1] !== to[1]) return null;
   return resamplePosEmbed(data, from[2], prefix, [old, old], grid, mode ?? model.cfg.load.posResample ?? (legacy ? 'bilinear' : 'bicubic_aa'));
+}
+
+/** Problems listed in an error message; the whole list is on the error (`problems`). */
+export const SHOWN_PROBLEMS = 10;
+
+export type CheckpointFitError = VitError & { diagnosis: string; problems: string[] };
+
+/** One-line diagnosis (what the checkpoint is vs what the model expects), then the first problems and a count. */
+function fitError(raw: Map<string, CheckpointTensor>, model: ModelModule, problems: string[]): CheckpointFitError {
+  const got = summariseStateDict([...raw].map(([k, t]) => [k, t.shape] as const));
+  const want = summariseStateDict(model.params(), model.cfg.numHeads);
+  const diff = summaryDiff(got, want);
+  const diagnosis = `checkpoint does not fit the model: the checkpoint is ${formatSummary(got)}; the model expects ${formatSummary(want)}` +
+    (diff.length ? ` (differs: ${diff.join(', ')})` : '');
+  const n = problems.length;
+  const shown = problems.slice(0, SHOWN_PROBLEMS);
+  const more = n > shown.length ? `\n  ... and ${n - shown.length} more (the error's \`problems\`; --verbose in the CLI)` : '';
+  const msg = `${diagnosis}\n${n} problem${n > 1 ? 's' : ''}:\n  ${shown.join('\n  ')}${more}`;
+  return Object.assign(new VitError('VIT_E_CHECKPOINT', msg), { diagnosis, problems });
 }

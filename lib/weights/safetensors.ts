@@ -31,7 +31,7 @@ export function openSafetensors(path: string): StFile {
   try {
     fd = openSync(path, 'r');
   } catch (err) {
-    throw new VitError('VIT_E_IO', `cannot open checkpoint ${path}: ${(err as Error).message}`, { cause: err });
+    throw new VitError('VIT_E_IO', `cannot open ${path}: ${(err as Error).message}`, { cause: err });
   }
   try {
     const size = fstatSync(fd).size;
@@ -134,9 +134,11 @@ function halfToFloat(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
-/** Writes float32 tensors as safetensors (keys in the given order). */
-export function writeSafetensors(path: string, tensors: [string, { shape: readonly number[]; data: Float32Array }][],
+/** Writes float32 tensors as safetensors (keys in the given order): `[name, tensor]` pairs or a Map, such as
+ *  `model.stateDict()`. */
+export function writeSafetensors(path: string, entries: Iterable<readonly [string, { shape: readonly number[]; data: Float32Array }]>,
   metadata?: Record<string, string>): void {
+  const tensors = [...entries];
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let off = 0;

@@ -9,9 +9,17 @@
 
 namespace vit {
 
-// Liveness-based buffer plan: every non-weight tensor gets an offset (in floats) in one arena.
-struct Plan {
+// Liveness-based buffer plan (core/plan.cc, both backends): every non-weight tensor gets an offset in one arena,
+// first fit, released after the last node that reads it. Offsets in bytes, slots of elem_bytes * numel rounded
+// up to `align`.
+struct ArenaPlan {
   std::vector<int64_t> offset;  // per tensor id; -1 for Weight-op outputs (they alias weights)
+  int64_t bytes = 0;
+};
+ArenaPlan plan_arena(const Graph& g, int64_t elem_bytes, int64_t align);
+// The CPU's float32 plan, offsets in floats (64-byte slots).
+struct Plan {
+  std::vector<int64_t> offset;  // per tensor id; -1 for Weight-op outputs
   int64_t arena_floats = 0;
 };
 Plan plan_buffers(const Graph& g);
@@ -70,6 +78,11 @@ class Program {
   std::shared_ptr<WeightStore> weights_;
   std::unique_ptr<Executor> exec_;
 };
+
+// Whether a backend has a kernel for an op (cpu/registry.cc, cuda/registry.cu): creating a program with an op
+// its backend lacks fails with VIT_E_UNSUPPORTED, so an op can land on one backend first.
+bool cpu_supports(OpKind op);
+bool cuda_supports(OpKind op);  // false in a build without CUDA
 
 // Backend availability, for `vitnode doctor`.
 struct CudaStatus {

@@ -11,16 +11,16 @@ namespace {
 const char* const kBnRoles[] = {"bn_weight", "bn_bias", "bn_mean", "bn_var"};
 }
 
-bool conv_weights_plain(const Node& n) { return n.iattr("ws", 0) == 0 && !n.weight("bn_weight"); }
+bool conv_weights_plain(const Node& n) { return n.iattr("ws") == 0 && !n.weight("bn_weight"); }
 
 std::string conv_weights_key(const Node& n) {
   std::ostringstream k;
   k.precision(17);
-  k << "conv:" << *n.weight("weight") << "|ws" << n.iattr("ws", 0) << ":" << n.attr("ws_eps", 0.0);
+  k << "conv:" << *n.weight("weight") << "|ws" << n.iattr("ws") << ":" << n.attr("ws_eps");
   if (const std::string* b = n.weight("bias")) k << "|b:" << *b;
   if (n.weight("bn_weight")) {
     for (const char* r : kBnRoles) k << "|" << *n.weight(r);
-    k << ":" << n.attr("bn_eps", 1e-5);
+    k << ":" << n.attr("bn_eps");
   }
   return k.str();
 }
@@ -39,10 +39,10 @@ std::shared_ptr<const ConvWeights> conv_weights(WeightStore& store, const Node& 
   const int64_t o_ch = w.shape[0];
   const int64_t per = static_cast<int64_t>(w.size()) / o_ch;
   out->weight.resize(w.size());
-  const int ws = n.iattr("ws", 0);
-  const double ws_eps = n.attr("ws_eps", 1e-5);
+  const int ws = n.iattr("ws");
+  const double ws_eps = n.attr("ws_eps");
   const bool bn = n.weight("bn_weight") != nullptr;
-  const double bn_eps = n.attr("bn_eps", 1e-5);
+  const double bn_eps = n.attr("bn_eps");
   const float* bias = n.weight("bias") ? store.get(*n.weight("bias")).data.get() : nullptr;
   const float *g = nullptr, *beta = nullptr, *rm = nullptr, *rv = nullptr;
   if (bn) {

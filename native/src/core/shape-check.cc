@@ -2,8 +2,8 @@
 // spec is an error, never an out-of-bounds access.
 #include <sstream>
 
-#include "vit/act.h"
 #include "vit/error.h"
+#include "vit/op-table.h"
 #include "vit/program.h"
 
 namespace vit {
@@ -24,28 +24,18 @@ std::string str(const Shape& s) {
   fail(ErrorCode::Shape, std::string(op_name(n.op)) + " '" + n.name + "': " + why);
 }
 
-const Shape& wshape(const Node& n, const WeightStore& w, const char* role, bool required = true) {
+// The shape of an optional role, or empty when absent (required roles are checked by validate_node).
+const Shape& wshape(const Node& n, const WeightStore& w, const char* role) {
   static const Shape empty;
   const std::string* key = n.weight(role);
-  if (!key) {
-    if (required) bad(n, std::string("missing weight role '") + role + "'");
-    return empty;
-  }
-  return w.shape(*key);
-}
-
-void check_act(const Node& n) {
-  const int act = n.iattr("act", 0);
-  if (act < 0 || act > kActMax)
-    bad(n, "act " + std::to_string(act) + " is not 0 (none), 1 (gelu), 2 (tanh), 3 (gelu_tanh), 4 (quick_gelu), "
-           "5 (silu), 6 (relu) or 7 (sigmoid)");
+  return key ? w.shape(*key) : empty;
 }
 
 // Attention's split forms: q[Bq,Q,D] with kv[B,T,2D], or with k[B,T,D] and v[B,T,D]; Bq 1 or B.
 Shape infer_attention_split(const Node& n, const std::vector<const Shape*>& in) {
   const Shape &q = *in[0], &k = *in[1];
-  const int64_t h = n.iattr("heads", 0);
-  if (n.attrs.count("queries")) bad(n, "attr queries is for packed qkv only (the split forms take q's rows)");
+  const int64_t h = n.iattr("heads");
+  if (n.has_attr("queries")) bad(n, "attr queries is for packed qkv only (the split forms take q's rows)");
   const char* form = in.size() == 2 ? "q[Bq,Q,D], kv[B,T,2D]" : "q[Bq,Q,D], k[B,T,D], v[B,T,D]";
   if (q.size() != 3 || k.size() != 3) bad(n, std::string("expects ") + form + ", got q " + str(q) + ", " + str(k));
   const int64_t d = q[2];
@@ -54,35 +44,33 @@ Shape infer_attention_split(const Node& n, const std::vector<const Shape*>& in) 
   if (in.size() == 3 && *in[2] != k) bad(n, "v " + str(*in[2]) + " does not match k " + str(k));
   if (q[0] != 1 && q[0] != k[0])
     bad(n, "q batch " + std::to_string(q[0]) + " is neither 1 (shared) nor the k/v batch " + std::to_string(k[0]));
-  if (h <= 0 || d % h) bad(n, "heads " + std::to_string(h) + " do not divide D " + std::to_string(d));
+  if (d % h) bad(n, "heads " + std::to_string(h) + " do not divide D " + std::to_string(d));
   return {k[0], q[1], d};
 }
 
+// Per op: the output shape, or bad(). Operand counts, roles and attribute ranges are already checked.
 Shape infer(const Node& n, const std::vector<const Shape*>& in, const WeightStore& w) {
-  auto need_inputs = [&](size_t lo, size_t hi) {
-    if (in.size() < lo || in.size() > hi) bad(n, "wrong number of inputs");
-  };
+  if (op_def(n.op).has(kElementwise)) {
+    if (in[0]->empty()) bad(n, "scalar input");
+    return *in[0];
+  }
   switch (n.op) {
     case OpKind::Weight:
-      need_inputs(0, 0);
       return wshape(n, w, "weight");
     case OpKind::PatchEmbed: {
-      need_inputs(1, 1);
       const Shape& x = *in[0];
       const Shape& wt = wshape(n, w, "weight");
-      int64_t p = n.iattr("patch", 0);
+      const int64_t p = n.iattr("patch");
       if (x.size() != 4 || wt.size() != 4) bad(n, "expects x[B,C,H,W] and weight[D,C,P,P]");
-      if (p <= 0 || wt[2] != p || wt[3] != p || wt[1] != x[1]) bad(n, "weight " + str(wt) + " does not fit x " + str(x));
-      bool pad = n.iattr("pad", 0) != 0;
-      if (!pad && (x[2] % p || x[3] % p)) bad(n, "image " + std::to_string(x[2]) + "x" + std::to_string(x[3]) +
-                                                   " is not a multiple of the patch size " + std::to_string(p));
-      const Shape& b = wshape(n, w, "bias", false);
+      if (wt[2] != p || wt[3] != p || wt[1] != x[1]) bad(n, "weight " + str(wt) + " does not fit x " + str(x));
+      if (!n.iattr("pad") && (x[2] % p || x[3] % p))
+        bad(n, "image " + std::to_string(x[2]) + "x" + std::to_string(x[3]) + " is not a multiple of the patch size " +
+                   std::to_string(p));
+      const Shape& b = wshape(n, w, "bias");
       if (!b.empty() && (b.size() != 1 || b[0] != wt[0])) bad(n, "bias shape " + str(b));
-      int64_t gh = (x[2] + p - 1) / p, gw = (x[3] + p - 1) / p;
-      return {x[0], gh * gw, wt[0]};
+      return {x[0], ((x[2] + p - 1) / p) * ((x[3] + p - 1) / p), wt[0]};
     }
     case OpKind::ConcatPrefix: {
-      if (in.empty()) bad(n, "no inputs");
       const Shape& x = *in[0];
       if (x.size() != 3) bad(n, "x must be [B,N,D]");
       int64_t t = x[1];
@@ -94,7 +82,6 @@ Shape infer(const Node& n, const std::vector<const Shape*>& in, const WeightStor
       return {x[0], t, x[2]};
     }
     case OpKind::Add: {
-      need_inputs(2, 2);
       const Shape &a = *in[0], &b = *in[1];
       if (a.size() != b.size() || a.empty()) bad(n, "rank mismatch " + str(a) + " + " + str(b));
       for (size_t i = 1; i < a.size(); ++i)
@@ -103,95 +90,77 @@ Shape infer(const Node& n, const std::vector<const Shape*>& in, const WeightStor
       return a;
     }
     case OpKind::LayerNorm: {
-      need_inputs(1, 1);
       const Shape& x = *in[0];
-      const Shape& g = wshape(n, w, "weight");
-      const Shape& b = wshape(n, w, "bias");
-      if (x.empty() || g != Shape{x.back()} || b != Shape{x.back()}) bad(n, "weight/bias do not fit " + str(x));
+      if (x.empty() || wshape(n, w, "weight") != Shape{x.back()} || wshape(n, w, "bias") != Shape{x.back()})
+        bad(n, "weight/bias do not fit " + str(x));
       return x;
     }
     case OpKind::Linear: {
-      need_inputs(1, 2);
-      check_act(n);
       const Shape& x = *in[0];
       const Shape& wt = wshape(n, w, "weight");
-      if (x.empty() || wt.size() != 2 || wt[1] != x.back())
-        bad(n, "weight " + str(wt) + " does not fit input " + str(x));
-      const Shape& b = wshape(n, w, "bias", false);
-      if (!b.empty() && b != Shape{wt[0]}) bad(n, "bias " + str(b) + " does not fit weight " + str(wt));
-      const Shape& g = wshape(n, w, "gamma", false);
-      if (!g.empty() && g != Shape{wt[0]}) bad(n, "gamma " + str(g) + " does not fit weight " + str(wt));
+      if (x.empty() || wt.size() != 2 || wt[1] != x.back()) bad(n, "weight " + str(wt) + " does not fit input " + str(x));
+      for (const char* role : {"bias", "gamma"}) {
+        const Shape& v = wshape(n, w, role);
+        if (!v.empty() && v != Shape{wt[0]}) bad(n, std::string(role) + " " + str(v) + " does not fit weight " + str(wt));
+      }
       Shape y = x;
       y.back() = wt[0];
       if (in.size() == 2 && *in[1] != y) bad(n, "residual " + str(*in[1]) + " does not match output " + str(y));
       return y;
     }
     case OpKind::Attention: {
-      need_inputs(1, 3);
       if (in.size() > 1) return infer_attention_split(n, in);
       const Shape& x = *in[0];
-      int64_t h = n.iattr("heads", 0);
-      if (x.size() != 3 || x[2] % 3 || h <= 0 || (x[2] / 3) % h) bad(n, "qkv " + str(x) + " with heads " + std::to_string(h));
-      const int64_t q = n.iattr("queries", static_cast<int>(x[1]));
-      if (q < 1 || q > x[1]) bad(n, "queries " + std::to_string(q) + " out of range 1.." + std::to_string(x[1]));
+      const int64_t h = n.iattr("heads");
+      if (x.size() != 3 || x[2] % 3 || (x[2] / 3) % h) bad(n, "qkv " + str(x) + " with heads " + std::to_string(h));
+      const int64_t q = n.has_attr("queries") ? n.iattr("queries") : x[1];
+      if (q > x[1]) bad(n, "queries " + std::to_string(q) + " out of range 1.." + std::to_string(x[1]));
       return {x[0], q, x[2] / 3};
     }
     case OpKind::Pool: {
-      need_inputs(1, 1);
       const Shape& x = *in[0];
-      int mode = n.iattr("mode", 0);
-      int64_t start = n.iattr("start", 0), index = n.iattr("index", 0);
       if (x.size() != 3) bad(n, "x must be [B,T,D]");
-      if (mode == 0 ? (index < 0 || index >= x[1]) : (start < 0 || start >= x[1]) || mode > 3)
-        bad(n, "pool mode/start/index out of range for " + str(x));
+      if (n.iattr("mode") == 0 ? n.iattr("index") >= x[1] : n.iattr("start") >= x[1])
+        bad(n, "pool start/index out of range for " + str(x));
       return {x[0], x[2]};
     }
-    case OpKind::Tanh:
-    case OpKind::Gelu:
     case OpKind::Softmax:
-      need_inputs(1, 1);
       if (in[0]->empty()) bad(n, "scalar input");
       return *in[0];
     case OpKind::SliceTokens: {
-      need_inputs(1, 1);
       const Shape& x = *in[0];
-      int64_t s = n.iattr("start", 0), c = n.iattr("count", 0);
-      if (x.size() != 3 || s < 0 || c <= 0 || s + c > x[1]) bad(n, "slice out of range for " + str(x));
+      const int64_t s = n.iattr("start"), c = n.iattr("count");
+      if (x.size() != 3 || s + c > x[1]) bad(n, "slice out of range for " + str(x));
       return {x[0], c, x[2]};
     }
     case OpKind::TokensToNchw: {
-      need_inputs(1, 1);
       const Shape& x = *in[0];
-      int64_t h = n.iattr("h", 0), ww = n.iattr("w", 0);
-      if (x.size() != 3 || h * ww != x[1]) bad(n, "cannot view " + str(x) + " as a " + std::to_string(h) + "x" + std::to_string(ww) + " grid");
+      const int64_t h = n.iattr("h"), ww = n.iattr("w");
+      if (x.size() != 3 || h * ww != x[1])
+        bad(n, "cannot view " + str(x) + " as a " + std::to_string(h) + "x" + std::to_string(ww) + " grid");
       return {x[0], x[2], h, ww};
     }
     case OpKind::PosResample: {
-      need_inputs(1, 1);
       const Shape& x = *in[0];
-      int64_t p = n.iattr("prefix", 0), oh = n.iattr("old_h", 0), ow = n.iattr("old_w", 0);
-      int64_t h = n.iattr("h", 0), ww = n.iattr("w", 0);
-      if (x.size() != 3 || x[0] != 1 || p < 0 || oh <= 0 || ow <= 0 || h <= 0 || ww <= 0 || x[1] != p + oh * ow)
+      const int64_t p = n.iattr("prefix"), oh = n.iattr("old_h"), ow = n.iattr("old_w");
+      if (x.size() != 3 || x[0] != 1 || x[1] != p + oh * ow)
         bad(n, "pos_embed " + str(x) + " is not prefix " + std::to_string(p) + " + " + std::to_string(oh) + "x" + std::to_string(ow));
-      return {1, p + h * ww, x[2]};
+      return {1, p + n.iattr("h") * static_cast<int64_t>(n.iattr("w")), x[2]};
     }
     case OpKind::Conv2d: {
-      need_inputs(1, 2);
       const Shape& x = *in[0];
       const Shape& wt = wshape(n, w, "weight");
-      if (x.size() != 4 || wt.size() != 4 || wt[1] != x[1]) bad(n, "weight " + str(wt) + " does not fit x " + str(x) + " (x[B,C,H,W], weight[O,C,kh,kw])");
+      if (x.size() != 4 || wt.size() != 4 || wt[1] != x[1])
+        bad(n, "weight " + str(wt) + " does not fit x " + str(x) + " (x[B,C,H,W], weight[O,C,kh,kw])");
       for (const char* role : {"bias", "bn_weight", "bn_bias", "bn_mean", "bn_var"}) {
-        const Shape& v = wshape(n, w, role, false);
+        const Shape& v = wshape(n, w, role);
         if (!v.empty() && v != Shape{wt[0]}) bad(n, std::string(role) + " " + str(v) + " does not fit weight " + str(wt));
       }
       int bn = 0;
       for (const char* role : {"bn_weight", "bn_bias", "bn_mean", "bn_var"}) bn += n.weight(role) ? 1 : 0;
       if (bn != 0 && bn != 4) bad(n, "batch norm needs all of bn_weight, bn_bias, bn_mean, bn_var");
-      const int ws = n.iattr("ws", 0), act = n.iattr("act", 0);
-      if (ws < 0 || ws > 2 || act < 0 || act > 1) bad(n, "ws must be 0..2 and act 0..1");
-      const int64_t s = n.iattr("stride", 1), d = n.iattr("dilation", 1);
-      const int64_t pt = n.iattr("pad_t", 0), pl = n.iattr("pad_l", 0), pb = n.iattr("pad_b", 0), pr = n.iattr("pad_r", 0);
-      if (s <= 0 || d <= 0 || pt < 0 || pl < 0 || pb < 0 || pr < 0) bad(n, "stride / dilation / padding out of range");
+      const int64_t s = n.iattr("stride"), d = n.iattr("dilation");
+      const int64_t pt = n.iattr("pad_t"), pl = n.iattr("pad_l"), pb = n.iattr("pad_b"), pr = n.iattr("pad_r");
       const int64_t eh = d * (wt[2] - 1) + 1, ew = d * (wt[3] - 1) + 1;
       if (x[2] + pt + pb < eh || x[3] + pl + pr < ew) bad(n, "kernel larger than the padded input " + str(x));
       Shape y{x[0], wt[0], (x[2] + pt + pb - eh) / s + 1, (x[3] + pl + pr - ew) / s + 1};
@@ -199,79 +168,59 @@ Shape infer(const Node& n, const std::vector<const Shape*>& in, const WeightStor
       return y;
     }
     case OpKind::GroupNorm: {
-      need_inputs(1, 2);
       const Shape& x = *in[0];
-      const int64_t groups = n.iattr("groups", 0);
-      if (x.size() < 2 || groups <= 0 || x[1] % groups) bad(n, "x " + str(x) + " cannot be split into " + std::to_string(groups) + " groups");
+      const int64_t groups = n.iattr("groups");
+      if (x.size() < 2 || x[1] % groups) bad(n, "x " + str(x) + " cannot be split into " + std::to_string(groups) + " groups");
       if (wshape(n, w, "weight") != Shape{x[1]} || wshape(n, w, "bias") != Shape{x[1]}) bad(n, "weight/bias do not fit " + str(x));
-      if (n.iattr("act", 0) < 0 || n.iattr("act", 0) > 1) bad(n, "act must be 0 or 1");
       if (in.size() == 2 && *in[1] != x) bad(n, "residual " + str(*in[1]) + " does not match " + str(x));
       return x;
     }
-    case OpKind::Relu:
-      need_inputs(1, 1);
-      if (in[0]->empty()) bad(n, "scalar input");
-      return *in[0];
-    case OpKind::Act:
-      need_inputs(1, 1);
-      check_act(n);
-      if (in[0]->empty()) bad(n, "scalar input");
-      return *in[0];
     case OpKind::Mul:
-      need_inputs(2, 2);
       if (*in[0] != *in[1] || in[0]->empty()) bad(n, "shapes differ: " + str(*in[0]) + " * " + str(*in[1]));
       return *in[0];
     case OpKind::Glu: {
-      need_inputs(1, 1);
-      check_act(n);
       Shape y = *in[0];
       if (y.empty() || y.back() % 2) bad(n, "last dim of " + str(y) + " is not even (2H: gate and value halves)");
       y.back() /= 2;
       return y;
     }
     case OpKind::RmsNorm: {
-      need_inputs(1, 1);
       const Shape& x = *in[0];
       const Shape& g = wshape(n, w, "weight");
       if (x.empty() || g != Shape{x.back()}) bad(n, "weight " + str(g) + " does not fit " + str(x));
       return x;
     }
     case OpKind::HeadNorm: {
-      need_inputs(1, 1);
       const Shape& x = *in[0];
-      const int64_t h = n.iattr("heads", 0), kind = n.iattr("kind", 0);
+      const int64_t h = n.iattr("heads"), kind = n.iattr("kind");
       if (x.empty() || x.back() % 3) bad(n, "expects packed qkv [..,3D], got " + str(x));
       const int64_t d = x.back() / 3;
-      if (h <= 0 || d % h) bad(n, "heads " + std::to_string(h) + " do not divide D " + std::to_string(d));
-      if (kind < 0 || kind > 1) bad(n, "kind must be 0 (LayerNorm) or 1 (RmsNorm)");
+      if (d % h) bad(n, "heads " + std::to_string(h) + " do not divide D " + std::to_string(d));
       const Shape hd{d / h};
-      for (const char* role : {"q_weight", "k_weight"})
-        if (wshape(n, w, role) != hd) bad(n, std::string(role) + " " + str(wshape(n, w, role)) + " is not [head_dim] " + str(hd));
-      const bool qb = n.weight("q_bias") != nullptr, kb = n.weight("k_bias") != nullptr;
-      if (qb != kb) bad(n, "q_bias and k_bias come together");
-      if (qb && kind == 1) bad(n, "RmsNorm (kind 1) has no bias");
-      for (const char* role : {"q_bias", "k_bias"})
-        if (qb && wshape(n, w, role) != hd) bad(n, std::string(role) + " " + str(wshape(n, w, role)) + " is not [head_dim] " + str(hd));
+      const bool bias = n.weight("q_bias") != nullptr;
+      if (bias != (n.weight("k_bias") != nullptr)) bad(n, "q_bias and k_bias come together");
+      if (bias && kind == 1) bad(n, "RmsNorm (kind 1) has no bias");
+      for (const char* role : {"q_weight", "k_weight", "q_bias", "k_bias"}) {
+        const Shape& v = wshape(n, w, role);
+        if (n.weight(role) && v != hd) bad(n, std::string(role) + " " + str(v) + " is not [head_dim] " + str(hd));
+      }
       return x;
     }
     case OpKind::SliceLast: {
-      need_inputs(1, 1);
       Shape y = *in[0];
-      const int64_t s = n.iattr("start", 0), c = n.iattr("count", 0);
-      if (y.empty() || s < 0 || c <= 0 || s + c > y.back())
+      const int64_t s = n.iattr("start"), c = n.iattr("count");
+      if (y.empty() || s + c > y.back())
         bad(n, "columns [" + std::to_string(s) + ", " + std::to_string(s + c) + ") out of range for " + str(y));
       y.back() = c;
       return y;
     }
     case OpKind::MaxPool2d:
     case OpKind::AvgPool2d: {
-      need_inputs(1, 1);
       const Shape& x = *in[0];
-      const int64_t k = n.iattr("kernel", 0), s = n.iattr("stride", 0);
-      const int64_t pt = n.iattr("pad_t", 0), pl = n.iattr("pad_l", 0), pb = n.iattr("pad_b", 0), pr = n.iattr("pad_r", 0);
-      const bool ceil_mode = n.iattr("ceil_mode", 0) != 0;
-      if (x.size() != 4 || k <= 0 || s <= 0 || pt < 0 || pl < 0 || pb < 0 || pr < 0 || pt >= k || pl >= k || pb >= k || pr >= k)
-        bad(n, "kernel / stride / padding out of range for " + str(x));
+      const int64_t k = n.iattr("kernel"), s = n.iattr("stride");
+      const int64_t pt = n.iattr("pad_t"), pl = n.iattr("pad_l"), pb = n.iattr("pad_b"), pr = n.iattr("pad_r");
+      const bool ceil_mode = n.iattr("ceil_mode") != 0;
+      if (x.size() != 4 || pt >= k || pl >= k || pb >= k || pr >= k) bad(n, "kernel / padding out of range for " + str(x));
       auto out = [&](int64_t len, int64_t p0, int64_t p1) {  // PyTorch's pooling_output_shape
         const int64_t span = len + p0 + p1 - k;
         if (span < 0) bad(n, "window larger than the padded input " + str(x));
@@ -281,8 +230,10 @@ Shape infer(const Node& n, const std::vector<const Shape*>& in, const WeightStor
       };
       return {x[0], x[1], out(x[2], pt, pb), out(x[3], pl, pr)};
     }
+    default:
+      break;
   }
-  bad(n, "unknown op");
+  bad(n, "no shape rule (core/shape-check.cc)");
 }
 
 }  // namespace
@@ -309,6 +260,7 @@ void validate_graph(const Graph& g, const WeightStore& w) {
     }
     check_id(n.output, n.name);
     if (defined[n.output]) fail(ErrorCode::Argument, n.name + ": tensor " + std::to_string(n.output) + " defined twice");
+    validate_node(n);
     Shape s = infer(n, in, w);
     if (s != g.shapes[n.output])
       fail(ErrorCode::Shape, std::string(op_name(n.op)) + " '" + n.name + "': output is " + str(s) +

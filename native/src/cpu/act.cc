@@ -9,6 +9,7 @@
 
 #include "cpu/ops.h"
 #include "cpu/simd.h"
+#include "cpu/step.h"
 #include "vit/error.h"
 
 namespace vit::cpu {
@@ -63,6 +64,14 @@ void act_inplace(float* y, int64_t n, Act act) {
 void act_rows(const float* x, float* y, int64_t n, Act act) {
   if (y != x) std::memcpy(y, x, n * sizeof(float));
   act_inplace(y, n, act);
+}
+
+std::unique_ptr<Step> make_act(const Env& env, const Node& n) {
+  const float* x = env.tensor(n.inputs[0]);
+  float* y = env.tensor(n.output);
+  const int64_t d = env.shape(n.output).back();
+  const Act act = static_cast<Act>(n.iattr("act"));
+  return row_step(env, n, [=](int64_t r0, int64_t r1) { act_rows(x + r0 * d, y + r0 * d, (r1 - r0) * d, act); });
 }
 
 }  // namespace vit::cpu

@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "cpu/ops.h"
+#include "cpu/step.h"
 
 namespace vit::cpu {
 
@@ -32,21 +33,12 @@ AttentionOperands attention_split(const float* q, int64_t q_batch, const float* 
   return {q, d, q_batch == 1 ? 0 : q_rows * d, k, kv_ld, t * kv_ld, v, kv_ld, t * kv_ld, out, q_rows * d};
 }
 
-AttentionProblem attention_problem(const std::vector<const float*>& in, const std::vector<std::vector<int64_t>>& shapes,
-                                   float* out, const std::vector<int64_t>& out_shape) {
-  const int64_t b = out_shape[0], q = out_shape[1], d = out_shape[2];
-  if (in.size() == 1) return {attention_packed(in[0], out, shapes[0][1], q, d), b, shapes[0][1], q, d};
-  const int64_t t = shapes[1][1];
-  if (in.size() == 2) return {attention_split(in[0], shapes[0][0], in[1], in[1] + d, 2 * d, out, t, q, d), b, t, q, d};
-  return {attention_split(in[0], shapes[0][0], in[1], in[2], d, out, t, q, d), b, t, q, d};
-}
-
 int64_t attention_scratch_floats(int64_t t, int64_t q_rows, int64_t qblocks, int threads) {
   return static_cast<int64_t>(threads) * ((q_rows + qblocks - 1) / qblocks) * t;
 }
 
-// Scaling the scores in the GEMM (alpha) equals timm's scale-q-first up to one rounding; both orders are within
-// the float32 tolerance, so the graph's scale_q only matters on backends that round q separately.
+// The scores are scaled in the GEMM (alpha): q.k * scale. timm's modern q * scale before q.k is the same product up
+// to one rounding (within the float32 tolerance), so both eras share it.
 void attention_ws(const AttentionOperands& a, int64_t b, int64_t t, int64_t q_rows, int64_t d, int64_t heads,
                   float scale, int64_t qblocks, float* scratch) {
   const int64_t hd = d / heads;
@@ -67,9 +59,46 @@ void attention_ws(const AttentionOperands& a, int64_t b, int64_t t, int64_t q_ro
   }
 }
 
-void attention_ws(const float* qkv, float* out, int64_t b, int64_t t, int64_t q_rows, int64_t d, int64_t heads,
-                  float scale, int64_t qblocks, float* scratch) {
-  attention_ws(attention_packed(qkv, out, t, q_rows, d), b, t, q_rows, d, heads, scale, qblocks, scratch);
-}
+namespace {
+
+// Inside the executor's parallel regions: every thread of the region calls run_ws. The operands are read in place:
+// packed qkv, or q with kv (k | v) or with k and v.
+class AttentionStep : public Step {
+ public:
+  AttentionStep(const Env& env, const Node& n)
+      : Step(env, n), heads_(n.iattr("heads")), scale_(static_cast<float>(n.attr("scale"))) {
+    const auto& y = env.shape(n.output);
+    b_ = y[0], q_ = y[1], d_ = y[2];
+    const float* x = env.tensor(n.inputs[0]);
+    float* out = env.tensor(n.output);
+    if (n.inputs.size() == 1) {
+      t_ = env.shape(n.inputs[0])[1];
+      ops_ = attention_packed(x, out, t_, q_, d_);
+    } else {
+      t_ = env.shape(n.inputs[1])[1];
+      const float* k = env.tensor(n.inputs[1]);
+      const bool kv = n.inputs.size() == 2;
+      ops_ = attention_split(x, env.shape(n.inputs[0])[0], k, kv ? k + d_ : env.tensor(n.inputs[2]), kv ? 2 * d_ : d_,
+                             out, t_, q_, d_);
+    }
+  }
+  bool worksharing() const override { return true; }
+  size_t scratch_bytes(int threads) const override {
+    return sizeof(float) * attention_scratch_floats(t_, q_, qblocks(threads), threads);
+  }
+  void run_ws(int threads, void* scratch) override {
+    attention_ws(ops_, b_, t_, q_, d_, heads_, scale_, qblocks(threads), static_cast<float*>(scratch));
+  }
+
+ private:
+  int64_t qblocks(int threads) const { return attention_query_blocks(b_, q_, heads_, threads); }
+  AttentionOperands ops_;
+  int64_t b_, t_, q_, d_, heads_;
+  float scale_;
+};
+
+}  // namespace
+
+std::unique_ptr<Step> make_attention(const Env& env, const Node& n) { return std::make_unique<AttentionStep>(env, n); }
 
 }  // namespace vit::cpu

@@ -7,7 +7,9 @@
 #include <cmath>
 #include <limits>
 
+#include "cpu/dnnl-conv.h"
 #include "cpu/ops.h"
+#include "cpu/step.h"
 
 namespace vit::cpu {
 
@@ -104,6 +106,47 @@ void pool2d(const float* x, float* y, int64_t planes, int64_t h, int64_t w, int6
       }
     }
   }
+}
+
+std::unique_ptr<Step> make_conv2d(const Env& env, const Node& n) {
+  auto conv = std::make_shared<DnnlConv>(*env.weights, n, env.shape(n.inputs[0]), env.shape(n.output));
+  const float* x = env.tensor(n.inputs[0]);
+  const float* res = n.inputs.size() == 2 ? env.tensor(n.inputs[1]) : nullptr;
+  float* y = env.tensor(n.output);
+  return serial_step(env, n, [=](dnnl::stream& s, int, void* scratch) { conv->run(s, x, y, res, scratch); },
+                     conv->scratch_bytes());
+}
+
+std::unique_ptr<Step> make_group_norm(const Env& env, const Node& n) {
+  const auto xs = env.shape(n.inputs[0]);
+  const float* x = env.tensor(n.inputs[0]);
+  const float* res = n.inputs.size() == 2 ? env.tensor(n.inputs[1]) : nullptr;
+  float* y = env.tensor(n.output);
+  const float *g = env.weight(n, "weight"), *b = env.weight(n, "bias");
+  const int64_t groups = n.iattr("groups");
+  const float eps = static_cast<float>(n.attr("eps"));
+  const bool relu = n.iattr("act") == 1;
+  return serial_step(env, n, [=](dnnl::stream&, int threads, void*) {
+    group_norm(x, g, b, res, y, xs[0], xs[1], numel(xs) / (xs[0] * xs[1]), groups, eps, relu, threads);
+  });
+}
+
+std::unique_ptr<Step> make_relu(const Env& env, const Node& n) {
+  const float* x = env.tensor(n.inputs[0]);
+  float* y = env.tensor(n.output);
+  const int64_t d = env.shape(n.output).back();
+  return row_step(env, n, [=](int64_t r0, int64_t r1) { relu(x + r0 * d, y + r0 * d, (r1 - r0) * d, 1); });
+}
+
+std::unique_ptr<Step> make_pool2d(const Env& env, const Node& n) {
+  const auto xs = env.shape(n.inputs[0]), ys = env.shape(n.output);
+  const float* x = env.tensor(n.inputs[0]);
+  float* y = env.tensor(n.output);
+  const int64_t k = n.iattr("kernel"), s = n.iattr("stride"), pt = n.iattr("pad_t"), pl = n.iattr("pad_l");
+  const bool max = n.op == OpKind::MaxPool2d;
+  return serial_step(env, n, [=](dnnl::stream&, int threads, void*) {
+    pool2d(x, y, xs[0] * xs[1], xs[2], xs[3], ys[2], ys[3], k, s, pt, pl, max, threads);
+  });
 }
 
 }  // namespace vit::cpu

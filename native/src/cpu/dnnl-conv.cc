@@ -48,9 +48,9 @@ DnnlConv::DnnlConv(WeightStore& store, const Node& n, const std::vector<int64_t>
   memory::desc dst_md({y[0], y[1], y[2], y[3]}, dt::f32, tag::nchw);
   memory::desc wei_any({ws[0], ws[1], ws[2], ws[3]}, dt::f32, tag::any);
   memory::desc bias_md({ws[0]}, dt::f32, tag::x);
-  const int64_t s = n.iattr("stride", 1), d = n.iattr("dilation", 1);
+  const int64_t s = n.iattr("stride"), d = n.iattr("dilation");
   memory::dims strides{s, s}, dil{d - 1, d - 1};  // oneDNN counts dilation from 0
-  memory::dims pad_l{n.iattr("pad_t", 0), n.iattr("pad_l", 0)}, pad_r{n.iattr("pad_b", 0), n.iattr("pad_r", 0)};
+  memory::dims pad_l{n.iattr("pad_t"), n.iattr("pad_l")}, pad_r{n.iattr("pad_b"), n.iattr("pad_r")};
 
   dnnl::post_ops po;
   int idx = 0;
@@ -58,7 +58,7 @@ DnnlConv::DnnlConv(WeightStore& store, const Node& n, const std::vector<int64_t>
     po.append_binary(dnnl::algorithm::binary_add, dst_md);
     res_idx_ = idx++;
   }
-  if (n.iattr("act", 0) == 1) po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f), ++idx;
+  if (n.iattr("act") == 1) po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f), ++idx;
   dnnl::primitive_attr attr;
   attr.set_post_ops(po);
   // Our own scratchpad: the library-managed one came back null when the primitive ran on another thread than

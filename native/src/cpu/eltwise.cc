@@ -1,9 +1,11 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "cpu/ops.h"
 #include "cpu/simd.h"
+#include "cpu/step.h"
 
 namespace vit::cpu {
 
@@ -94,11 +96,42 @@ void add_rows(const float* a, const float* b, float* y, int64_t row0, int64_t ro
   }
 }
 
-void add_scaled(const float* a, const float* b, float* y, int64_t batch, int64_t per_item, bool b_broadcast,
-                float alpha, float beta, int threads) {
-  const int64_t b_rows = b_broadcast ? 1 : batch;
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int64_t i = 0; i < batch; ++i) add_rows(a, b, y, i, i + 1, per_item, b_rows, alpha, beta);
+std::unique_ptr<Step> make_add(const Env& env, const Node& n) {
+  const auto &ys = env.shape(n.output), &bs = env.shape(n.inputs[1]);
+  const int64_t d = ys.size() >= 2 ? ys.back() : 1;  // rank 1: rows of one element, b broadcast by element
+  const float *a = env.tensor(n.inputs[0]), *b = env.tensor(n.inputs[1]);
+  float* y = env.tensor(n.output);
+  const int64_t b_rows = numel(bs) / d;
+  const float alpha = static_cast<float>(n.attr("alpha")), beta = static_cast<float>(n.attr("beta"));
+  return row_step(env, n, [=](int64_t r0, int64_t r1) { add_rows(a, b, y, r0, r1, d, b_rows, alpha, beta); },
+                  numel(ys) / d);
+}
+
+namespace {
+
+// A unary op on whole rows: fn(x + r0 * d, y + r0 * d, rows, d).
+std::unique_ptr<Step> unary_rows(const Env& env, const Node& n, void (*fn)(const float*, float*, int64_t, int64_t)) {
+  const float* x = env.tensor(n.inputs[0]);
+  float* y = env.tensor(n.output);
+  const int64_t d = env.shape(n.output).back();
+  return row_step(env, n, [=](int64_t r0, int64_t r1) { fn(x + r0 * d, y + r0 * d, r1 - r0, d); });
+}
+
+}  // namespace
+
+std::unique_ptr<Step> make_gelu(const Env& env, const Node& n) {
+  return unary_rows(env, n, [](const float* x, float* y, int64_t rows, int64_t d) { gelu_erf(x, y, rows * d, 1); });
+}
+
+std::unique_ptr<Step> make_tanh(const Env& env, const Node& n) {
+  return unary_rows(env, n, [](const float* x, float* y, int64_t rows, int64_t d) { tanh_inplace(x, y, rows * d, 1); });
+}
+
+std::unique_ptr<Step> make_softmax(const Env& env, const Node& n) {
+  return unary_rows(env, n, [](const float* x, float* y, int64_t rows, int64_t d) {
+    if (y != x) std::memcpy(y, x, rows * d * sizeof(float));
+    softmax_rows(y, rows, d, 1);
+  });
 }
 
 }  // namespace vit::cpu

@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "cpu/ops.h"
+#include "cpu/step.h"
 
 namespace vit::cpu {
 
@@ -66,6 +67,36 @@ void head_norm(const float* x, float* y, int64_t rows, int64_t d, int64_t heads,
     }
     if (yr != xr) std::memcpy(yr + 2 * d, xr + 2 * d, d * sizeof(float));
   }
+}
+
+std::unique_ptr<Step> make_layer_norm(const Env& env, const Node& n) {
+  const float* x = env.tensor(n.inputs[0]);
+  float* y = env.tensor(n.output);
+  const float *g = env.weight(n, "weight"), *b = env.weight(n, "bias");
+  const int64_t d = env.shape(n.output).back();
+  const float eps = static_cast<float>(n.attr("eps"));
+  return row_step(env, n, [=](int64_t r0, int64_t r1) { layer_norm(x + r0 * d, g, b, y + r0 * d, r1 - r0, d, eps, 1); });
+}
+
+std::unique_ptr<Step> make_rms_norm(const Env& env, const Node& n) {
+  const float* x = env.tensor(n.inputs[0]);
+  float* y = env.tensor(n.output);
+  const float* g = env.weight(n, "weight");
+  const int64_t d = env.shape(n.output).back();
+  const float eps = static_cast<float>(n.attr("eps"));
+  return row_step(env, n, [=](int64_t r0, int64_t r1) { rms_norm(x + r0 * d, g, y + r0 * d, r1 - r0, d, eps); });
+}
+
+std::unique_ptr<Step> make_head_norm(const Env& env, const Node& n) {
+  const float* x = env.tensor(n.inputs[0]);
+  float* y = env.tensor(n.output);
+  const int64_t w = env.shape(n.output).back(), heads = n.iattr("heads");
+  const HeadNormWeights hw{env.weight(n, "q_weight"), env.weight(n, "q_bias"), env.weight(n, "k_weight"),
+                           env.weight(n, "k_bias"), n.iattr("kind") == 1};
+  const float eps = static_cast<float>(n.attr("eps"));
+  return row_step(env, n, [=](int64_t r0, int64_t r1) {
+    head_norm(x + r0 * w, y + r0 * w, r1 - r0, w / 3, heads, hw, eps);
+  });
 }
 
 }  // namespace vit::cpu

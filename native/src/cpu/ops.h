@@ -1,10 +1,12 @@
-// CPU kernels, one family per file (norm.cc, attention.cc, tokens.cc, resample.cc, eltwise.cc, act.cc, glu.cc); GEMMs live
-// behind the narrow oneDNN interface in dnnl-linear.h. All float32, row-major, OpenMP-parallel.
+// CPU kernels, one family per file (norm.cc, attention.cc, tokens.cc, resample.cc, eltwise.cc, act.cc, glu.cc,
+// backbone.cc), each file also holding its ops' step factories (step.h); GEMMs live behind the narrow oneDNN
+// interface in dnnl-linear.h. All float32, row-major, OpenMP-parallel.
 #pragma once
 #include <cstdint>
 #include <vector>
 
 #include "vit/act.h"
+#include "vit/resample-taps.h"
 
 namespace vit::cpu {
 
@@ -19,8 +21,6 @@ void gelu_erf_inplace(float* y, int64_t n);                 // AVX2, single-thre
 // Rows [row0, row1) of y = alpha * a + beta * b over rows of width d; b has b_rows rows, broadcast by r % b_rows.
 void add_rows(const float* a, const float* b, float* y, int64_t row0, int64_t row1, int64_t d, int64_t b_rows,
               float alpha, float beta);
-void add_scaled(const float* a, const float* b, float* y, int64_t batch, int64_t per_item, bool b_broadcast,
-                float alpha, float beta, int threads);
 
 // act.cc: y = act(x) by code, single-threaded; act_rows may run in place (y == x).
 void act_inplace(float* y, int64_t n, Act act);
@@ -64,13 +64,6 @@ AttentionOperands attention_packed(const float* qkv, float* out, int64_t t, int6
 // kv_ld 2D; separate k[B,T,D], v[B,T,D]: kv_ld D) -> out[B,Q,D].
 AttentionOperands attention_split(const float* q, int64_t q_batch, const float* k, const float* v, int64_t kv_ld,
                                   float* out, int64_t t, int64_t q_rows, int64_t d);
-// An attention node's operands from its 1, 2 or 3 inputs (pointers, shapes) and its output [B,Q,D].
-struct AttentionProblem {
-  AttentionOperands operands;
-  int64_t b, t, q, d;
-};
-AttentionProblem attention_problem(const std::vector<const float*>& in, const std::vector<std::vector<int64_t>>& shapes,
-                                   float* out, const std::vector<int64_t>& out_shape);
 // The Q query rows are split into this many blocks per (batch, head), so that every thread gets work.
 int64_t attention_query_blocks(int64_t b, int64_t q, int64_t heads, int threads);
 // Scratch floats attention_ws needs for a region of `threads` threads.
@@ -79,8 +72,6 @@ int64_t attention_scratch_floats(int64_t t, int64_t q_rows, int64_t qblocks, int
 // region, or outside one (runs serially). scratch: attention_scratch_floats (<= T * T per thread when Q <= T).
 void attention_ws(const AttentionOperands& a, int64_t b, int64_t t, int64_t q, int64_t d, int64_t heads, float scale,
                   int64_t qblocks, float* scratch);
-void attention_ws(const float* qkv, float* out, int64_t b, int64_t t, int64_t q, int64_t d, int64_t heads,
-                  float scale, int64_t qblocks, float* scratch);
 
 // tokens.cc
 // Patchify (conv with kernel == stride as a GEMM operand): rows [row0, row1) of cols[(b, gy, gx), (c, py, px)],
@@ -94,15 +85,8 @@ void tokens_to_nchw(const float* x, float* y, int64_t b, int64_t n, int64_t d, i
 // x[rows, c] -> y[rows, count]: columns [start, start + count).
 void slice_last_rows(const float* x, float* y, int64_t rows, int64_t c, int64_t start, int64_t count);
 
-// resample.cc: 2-D resampling of a [h, w, d] grid (channels last), separable.
-enum class Resample { Bilinear = 0, BicubicAA = 1, Bicubic = 2 };
+// resample.cc: 2-D resampling of a [h, w, d] grid (channels last), separable, with vit/resample-taps.h.
 void resample_grid(const float* x, float* y, int64_t oh, int64_t ow, int64_t h, int64_t w, int64_t d, Resample mode);
-// 1-D weights: for each output index, first source index and weights (exposed for tests and CUDA parity).
-struct Taps {
-  std::vector<int64_t> first;
-  std::vector<std::vector<double>> w;
-};
-Taps resample_taps(int64_t in, int64_t out, Resample mode);
 
 // backbone.cc: hybrid CNN backbones, NCHW. group_norm: y = act(gn(x) + residual), residual may be null.
 void group_norm(const float* x, const float* gamma, const float* beta, const float* residual, float* y, int64_t b,

@@ -1,66 +1,11 @@
-// Position-embedding resampling with PyTorch's F.interpolate weights (timm-vit-spec.md §3.4):
-// bilinear align_corners=False; bicubic a=-0.75; antialiased bicubic (PIL kernel a=-0.5, support scaled).
-#include <algorithm>
-#include <cmath>
+// Position-embedding resampling: the shared taps (vit/resample-taps.h) applied separably in float64.
+#include <cstring>
 #include <vector>
 
 #include "cpu/ops.h"
+#include "cpu/step.h"
 
 namespace vit::cpu {
-
-namespace {
-
-double cubic(double x, double a) {
-  x = std::fabs(x);
-  if (x <= 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
-  if (x < 2.0) return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
-  return 0.0;
-}
-
-}  // namespace
-
-Taps resample_taps(int64_t in, int64_t out, Resample mode) {
-  Taps t;
-  t.first.resize(out);
-  t.w.resize(out);
-  const double scale = static_cast<double>(in) / static_cast<double>(out);
-  for (int64_t i = 0; i < out; ++i) {
-    std::vector<double> w(in, 0.0);  // dense then trimmed: sizes here are grids (<= a few hundred)
-    if (mode == Resample::Bilinear) {
-      double src = std::max(scale * (i + 0.5) - 0.5, 0.0);
-      int64_t i0 = static_cast<int64_t>(std::floor(src));
-      int64_t i1 = std::min(i0 + 1, in - 1);
-      double f = src - i0;
-      w[i0] += 1.0 - f;
-      w[i1] += f;
-    } else if (mode == Resample::Bicubic) {
-      double src = scale * (i + 0.5) - 0.5;
-      int64_t f0 = static_cast<int64_t>(std::floor(src));
-      double f = src - f0;
-      const double k[4] = {cubic(f + 1.0, -0.75), cubic(f, -0.75), cubic(1.0 - f, -0.75), cubic(2.0 - f, -0.75)};
-      for (int j = 0; j < 4; ++j) w[std::clamp<int64_t>(f0 - 1 + j, 0, in - 1)] += k[j];
-    } else {
-      const double support_scale = std::max(scale, 1.0);
-      const double support = 2.0 * support_scale;
-      const double center = scale * (i + 0.5);
-      int64_t xmin = std::max<int64_t>(static_cast<int64_t>(center - support + 0.5), 0);
-      int64_t xmax = std::min<int64_t>(static_cast<int64_t>(center + support + 0.5), in);
-      double total = 0.0;
-      for (int64_t j = xmin; j < xmax; ++j) {
-        w[j] = cubic((j - center + 0.5) / support_scale, -0.5);
-        total += w[j];
-      }
-      if (total != 0.0)
-        for (int64_t j = xmin; j < xmax; ++j) w[j] /= total;
-    }
-    int64_t lo = 0, hi = in - 1;
-    while (lo < hi && w[lo] == 0.0) ++lo;
-    while (hi > lo && w[hi] == 0.0) --hi;
-    t.first[i] = lo;
-    t.w[i].assign(w.begin() + lo, w.begin() + hi + 1);
-  }
-  return t;
-}
 
 void resample_grid(const float* x, float* y, int64_t oh, int64_t ow, int64_t h, int64_t w, int64_t d, Resample mode) {
   const Taps ty = resample_taps(oh, h, mode), tx = resample_taps(ow, w, mode);
@@ -86,6 +31,18 @@ void resample_grid(const float* x, float* y, int64_t oh, int64_t ow, int64_t h, 
       }
       for (int64_t k = 0; k < d; ++k) dst[k] = static_cast<float>(acc[k]);
     }
+}
+
+std::unique_ptr<Step> make_pos_resample(const Env& env, const Node& n) {
+  const float* x = env.tensor(n.inputs[0]);
+  float* y = env.tensor(n.output);
+  const int64_t p = n.iattr("prefix"), d = env.shape(n.inputs[0])[2];
+  const int64_t oh = n.iattr("old_h"), ow = n.iattr("old_w"), h = n.iattr("h"), w = n.iattr("w");
+  const auto mode = static_cast<Resample>(n.iattr("mode"));
+  return serial_step(env, n, [=](dnnl::stream&, int, void*) {
+    std::memcpy(y, x, p * d * sizeof(float));
+    resample_grid(x + p * d, y + p * d, oh, ow, h, w, d, mode);
+  });
 }
 
 }  // namespace vit::cpu

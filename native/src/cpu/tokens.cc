@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "cpu/ops.h"
+#include "cpu/step.h"
 
 namespace vit::cpu {
 
@@ -71,6 +72,57 @@ void tokens_to_nchw(const float* x, float* y, int64_t b, int64_t n, int64_t d, i
 
 void slice_last_rows(const float* x, float* y, int64_t rows, int64_t c, int64_t start, int64_t count) {
   for (int64_t r = 0; r < rows; ++r) std::memcpy(y + r * count, x + r * c + start, count * sizeof(float));
+}
+
+std::unique_ptr<Step> make_concat_prefix(const Env& env, const Node& n) {
+  std::vector<const float*> pre;
+  std::vector<int64_t> counts;
+  for (size_t i = 1; i < n.inputs.size(); ++i) {
+    pre.push_back(env.tensor(n.inputs[i]));
+    counts.push_back(env.shape(n.inputs[i])[1]);
+  }
+  const float* x = env.tensor(n.inputs[0]);
+  float* y = env.tensor(n.output);
+  const auto& ys = env.shape(n.output);
+  const int64_t b = ys[0], t = env.shape(n.inputs[0])[1], d = ys[2];
+  return serial_step(env, n, [=](dnnl::stream&, int, void*) { concat_prefix(x, pre, counts, y, b, t, d); });
+}
+
+std::unique_ptr<Step> make_pool(const Env& env, const Node& n) {
+  const float* x = env.tensor(n.inputs[0]);
+  float* y = env.tensor(n.output);
+  const auto xs = env.shape(n.inputs[0]);
+  const int mode = n.iattr("mode"), start = n.iattr("start"), index = n.iattr("index");
+  return serial_step(env, n, [=](dnnl::stream&, int, void*) { pool_tokens(x, y, xs[0], xs[1], xs[2], mode, start, index); });
+}
+
+// Output row r copies input row (r / count) * t + start + r % count: a row gather (the executor places a barrier
+// before it when the input was just written by other threads).
+std::unique_ptr<Step> make_slice_tokens(const Env& env, const Node& n) {
+  const float* x = env.tensor(n.inputs[0]);
+  float* y = env.tensor(n.output);
+  const int64_t t = env.shape(n.inputs[0])[1], start = n.iattr("start"), count = env.shape(n.output)[1];
+  const int64_t d = env.shape(n.output).back();
+  return row_step(env, n, [=](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      std::memcpy(y + r * d, x + ((r / count) * t + start + r % count) * d, d * sizeof(float));
+  });
+}
+
+std::unique_ptr<Step> make_tokens_to_nchw(const Env& env, const Node& n) {
+  const float* x = env.tensor(n.inputs[0]);
+  float* y = env.tensor(n.output);
+  const auto xs = env.shape(n.inputs[0]);
+  return serial_step(env, n, [=](dnnl::stream&, int threads, void*) { tokens_to_nchw(x, y, xs[0], xs[1], xs[2], threads); });
+}
+
+std::unique_ptr<Step> make_slice_last(const Env& env, const Node& n) {
+  const float* x = env.tensor(n.inputs[0]);
+  float* y = env.tensor(n.output);
+  const int64_t c = env.shape(n.inputs[0]).back(), count = env.shape(n.output).back(), start = n.iattr("start");
+  return row_step(env, n, [=](int64_t r0, int64_t r1) {
+    slice_last_rows(x + r0 * c, y + r0 * count, r1 - r0, c, start, count);
+  });
 }
 
 }  // namespace vit::cpu

@@ -8,6 +8,8 @@ std::unique_ptr<Executor> make_cuda_executor(const Graph&, const Plan&, std::sha
   fail(ErrorCode::Unsupported, "CUDA is unavailable: this vitnode binary was built without CUDA (nvcc was not found at build time)");
 }
 
+bool cuda_supports(OpKind) { return false; }
+
 CudaStatus cuda_status() {
   CudaStatus s;
   s.compiled = false;

@@ -8,7 +8,7 @@
 // VITNODE_CUDA_ATTN=v2 and the shape fits. Otherwise (float32, TF32, other head dims, older GPUs): cuBLAS batched
 // GEMMs over pointer arrays into float32 scores, a float32 row softmax, and a second batched GEMM; the batch
 // is processed in chunks so the T x T scores fit the scratch budget.
-// Scale: scores * scale (scale_q only changes where the rounding happens; both orders are within tolerance).
+// Scale: scores * scale (timm's modern q * scale first is the same product up to one rounding, within tolerance).
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -201,11 +201,11 @@ Dims attention_dims(const OpEnv& env, const Node& n) {
   const int inputs = static_cast<int>(n.inputs.size());
   Dims dm{};
   dm.inputs = inputs;
-  dm.heads = n.iattr("heads", 1);
+  dm.heads = n.iattr("heads");
   if (inputs == 1) {
     VIT_CHECK(xs.size() == 3 && xs[2] % 3 == 0, Shape, node_label(n) + ": expects qkv[B, T, 3D]");
     dm.b = dm.bq = xs[0], dm.t = xs[1], dm.d = xs[2] / 3;
-    dm.q = n.iattr("queries", static_cast<int>(dm.t));  // as core/shape-check.cc reads it
+    dm.q = n.has_attr("queries") ? n.iattr("queries") : static_cast<int>(dm.t);  // as core/shape-check.cc reads it
     VIT_CHECK(dm.q >= 1 && dm.q <= dm.t, Shape, node_label(n) + ": queries must be in [1, T]");
   } else {
     const auto& ks = env.shape(n.inputs[1]);
@@ -242,7 +242,7 @@ size_t attention_scratch_bytes(const OpEnv& env, const Node& n) {
 
 StepFn op_attention(OpEnv& env, const Node& n) {
   const Dims dm = attention_dims(env, n);
-  const float scale = static_cast<float>(n.attr("scale", 1.0));  // the CPU backend's default too
+  const float scale = static_cast<float>(n.attr("scale"));  // the CPU backend's default too
   const void* qkv = env.tensor(n.inputs[0]);
   void* out = env.tensor(n.output);
   const DType dt = env.dtype;

@@ -38,8 +38,8 @@ ConvDims conv_dims(const OpEnv& env, const Node& n) {
   const auto& ws = env.store->get(*wk).shape;
   VIT_CHECK(x.size() == 4 && y.size() == 4 && ws.size() == 4 && ws[1] == x[1] && ws[0] == y[1], Shape,
             node_label(n) + ": expects x[B,C,H,W], weight[O,C,kh,kw] -> y[B,O,OH,OW]");
-  return {x[0], x[1], x[2], x[3], y[1], y[2], y[3], ws[2], ws[3], n.iattr("stride", 1), n.iattr("dilation", 1),
-          n.iattr("pad_t", 0), n.iattr("pad_l", 0)};
+  return {x[0], x[1], x[2], x[3], y[1], y[2], y[3], ws[2], ws[3], n.iattr("stride"), n.iattr("dilation"),
+          n.iattr("pad_t"), n.iattr("pad_l")};
 }
 
 // How the batch is cut into GEMM calls: as many items as the im2col budget holds (the whole batch when x is
@@ -215,7 +215,7 @@ StepFn op_conv2d(OpEnv& env, const Node& n) {
   const std::string key = conv_weights_key(n);
   const void* wt = env.weights->get_derived(key + "#weight", cw->weight);
   const void* bias = cw->bias.empty() ? nullptr : env.weights->get_derived(key + "#bias", cw->bias);
-  const bool has_res = n.inputs.size() >= 2, relu = n.iattr("act", 0) == 1;
+  const bool has_res = n.inputs.size() >= 2, relu = n.iattr("act") == 1;
   const void* x = env.tensor(n.inputs[0]);
   const void* res = has_res ? env.tensor(n.inputs[1]) : nullptr;
   void* y = env.tensor(n.output);
@@ -278,7 +278,7 @@ StepFn op_conv2d(OpEnv& env, const Node& n) {
 
 StepFn op_group_norm(OpEnv& env, const Node& n) {
   const auto& xs = env.shape(n.inputs[0]);
-  const int64_t groups = n.iattr("groups", 1);
+  const int64_t groups = n.iattr("groups");
   VIT_CHECK(xs.size() >= 2 && groups > 0 && xs[1] % groups == 0, Shape, node_label(n) + ": channels not divisible by groups");
   const int64_t b = xs[0], c = xs[1], spatial = numel(xs) / (xs[0] * xs[1]);
   const void* x = env.tensor(n.inputs[0]);
@@ -287,8 +287,8 @@ StepFn op_group_norm(OpEnv& env, const Node& n) {
   const void* bt = env.weight(n, "bias");
   VIT_CHECK(g && bt, Argument, node_label(n) + ": needs weight and bias");
   void* y = env.tensor(n.output);
-  const float eps = static_cast<float>(n.attr("eps", 1e-5));
-  const bool relu = n.iattr("act", 0) == 1;
+  const float eps = static_cast<float>(n.attr("eps"));
+  const bool relu = n.iattr("act") == 1;
   const DType dt = env.dtype;
   return [=](cudaStream_t s) {
     VIT_DISPATCH_DTYPE(dt, group_norm_cuda<T>(static_cast<const T*>(x), static_cast<const T*>(g),
@@ -316,7 +316,7 @@ StepFn op_pool2d(OpEnv& env, const Node& n) {
   VIT_CHECK(xs.size() == 4 && ys.size() == 4, Shape, node_label(n) + ": expects x[B,C,H,W]");
   const int h = static_cast<int>(xs[2]), w = static_cast<int>(xs[3]), oh = static_cast<int>(ys[2]),
             ow = static_cast<int>(ys[3]);
-  const int k = n.iattr("kernel", 1), stride = n.iattr("stride", 1), pt = n.iattr("pad_t", 0), pl = n.iattr("pad_l", 0);
+  const int k = n.iattr("kernel"), stride = n.iattr("stride"), pt = n.iattr("pad_t"), pl = n.iattr("pad_l");
   const int64_t total = numel(ys);
   const bool is_max = n.op == OpKind::MaxPool2d;
   const void* x = env.tensor(n.inputs[0]);

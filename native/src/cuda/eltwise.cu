@@ -88,7 +88,7 @@ StepFn op_add(OpEnv& env, const Node& n) {
   const void* a = env.tensor(n.inputs[0]);
   const void* b = env.tensor(n.inputs[1]);
   void* y = env.tensor(n.output);
-  const float alpha = static_cast<float>(n.attr("alpha", 1.0)), beta = static_cast<float>(n.attr("beta", 1.0));
+  const float alpha = static_cast<float>(n.attr("alpha")), beta = static_cast<float>(n.attr("beta"));
   const DType dt = env.dtype;
   return [=](cudaStream_t s) {
     VIT_DISPATCH_DTYPE(dt, add_kernel<T><<<grid_for(total, 256), 256, 0, s>>>(
@@ -113,7 +113,7 @@ StepFn act_step(OpEnv& env, const Node& n, int act) {
 }
 }  // namespace
 
-StepFn op_act(OpEnv& env, const Node& n) { return act_step(env, n, n.iattr("act", 0)); }
+StepFn op_act(OpEnv& env, const Node& n) { return act_step(env, n, n.iattr("act")); }
 StepFn op_gelu(OpEnv& env, const Node& n) { return act_step(env, n, int(Act::Gelu)); }
 StepFn op_tanh(OpEnv& env, const Node& n) { return act_step(env, n, int(Act::Tanh)); }
 

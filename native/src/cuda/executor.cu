@@ -1,5 +1,6 @@
-// The CUDA executor: one compute stream per program, activations in one arena planned here (byte offsets,
-// 256-byte aligned, liveness first-fit), weights shared through the device weight cache.
+// The CUDA executor: one compute stream per program, activations in one arena (the shared liveness plan,
+// core/plan.cc, in bytes, 256-byte aligned), steps from the op registration list (registry.cu), weights shared
+// through the device weight cache.
 // Inputs go through one of two staging slots (pinned host buffer + device buffer, both in the model dtype): a
 // run converts its float32 input into a free slot on the host thread pool (host-stage.h), chunk by chunk, and
 // starts each chunk's H2D copy on the copy stream as soon as it is converted, so the PCIe transfer of chunk i
@@ -42,15 +43,6 @@ const void* OpEnv::weight_scaled(const Node& n, const char* role, const char* ga
   const std::string* g = n.weight(gamma_role);
   if (!k) return nullptr;
   return g ? weights->get_scaled(*store, *k, *g) : weights->get(*store, *k);
-}
-
-size_t scratch_bytes(const OpEnv& env, const Node& n) {
-  switch (n.op) {
-    case OpKind::PatchEmbed: return patch_embed_scratch_bytes(env, n);
-    case OpKind::Attention: return attention_scratch_bytes(env, n);
-    case OpKind::Conv2d: return conv2d_scratch_bytes(env, n);
-    default: return 0;
-  }
 }
 
 namespace {
@@ -113,6 +105,7 @@ class CudaExecutor : public Executor {
  public:
   CudaExecutor(const Graph& g, std::shared_ptr<WeightStore> w, const DeviceSpec& dev)
       : g_(g), w_(std::move(w)), dev_(dev) {
+    check_supported(g_);  // before any device work: an op may not be on CUDA yet
     const std::string where = "cuda:" + std::to_string(dev.index);
     (void)cublas_api();  // throws, naming every place it looked, when cuBLAS is missing
     ctx_ = &DeviceContext::get(dev.index);
@@ -235,45 +228,12 @@ class CudaExecutor : public Executor {
   void build(const std::string& where) {
     const DType dt = dev_.dtype;
     const size_t es = dtype_size(dt);
-    const int nt = static_cast<int>(g_.shapes.size()), nn = static_cast<int>(g_.nodes.size());
     profile_ = env_flag("VITNODE_CUDA_PROFILE", false);
 
-    // Liveness plan in bytes (outputs never share memory with their node's inputs).
-    std::vector<int> last_use(nt, -1);
-    std::vector<bool> is_weight(nt, false);
-    for (int i = 0; i < nn; ++i) {
-      for (int id : g_.nodes[i].inputs) last_use[id] = std::max(last_use[id], i);
-      if (g_.nodes[i].op == OpKind::Weight) is_weight[g_.nodes[i].output] = true;
-    }
-    for (const auto& o : g_.outputs) last_use[o.second] = nn;
-    offset_.assign(nt, -1);
-    std::map<size_t, size_t> used;
-    size_t arena = 0;
-    auto place = [&](int id) {
-      const size_t size = align_up(std::max<size_t>(1, numel(g_.shapes[id]) * es));
-      size_t at = 0;
-      for (const auto& kv : used) {
-        if (kv.first >= at + size) break;
-        at = std::max(at, kv.first + kv.second);
-      }
-      used[at] = size;
-      offset_[id] = static_cast<int64_t>(at);
-      arena = std::max(arena, at + size);
-    };
-    auto release = [&](int step) {
-      for (int id = 0; id < nt; ++id)
-        if (offset_[id] >= 0 && last_use[id] <= step && used.count(offset_[id]) && !released_[id]) {
-          used.erase(offset_[id]);
-          released_[id] = true;
-        }
-    };
-    released_.assign(nt, false);
-    for (int id : g_.inputs) place(id);
-    for (int i = 0; i < nn; ++i) {
-      const Node& n = g_.nodes[i];
-      if (!is_weight[n.output]) place(n.output);
-      release(i);
-    }
+    // The shared liveness plan (core/plan.cc), in bytes of the model dtype, 256-byte aligned slots.
+    ArenaPlan plan = plan_arena(g_, static_cast<int64_t>(es), static_cast<int64_t>(kAlign));
+    offset_ = std::move(plan.offset);
+    const size_t arena = static_cast<size_t>(plan.bytes);
 
     OpEnv env;
     env.graph = &g_;
@@ -300,13 +260,8 @@ class CudaExecutor : public Executor {
       if (!blas_) blas_ = blas_handle_create(workspace_.get(), kWorkspaceBytes, dev_.tf32);
       return blas_;
     };
-    for (const auto& n : g_.nodes)
-      if (n.op == OpKind::Weight) {
-        const std::string* k = n.weight("weight");
-        if (!k && !n.weights.empty()) k = &n.weights.begin()->second;
-        VIT_CHECK(k, Argument, node_label(n) + ": no weight key");
-        weight_ptr_[n.output] = const_cast<void*>(dw_->get(*w_, *k));
-      }
+    for (const auto& n : g_.nodes)  // "weight" is a required role of Weight nodes
+      if (n.op == OpKind::Weight) weight_ptr_[n.output] = const_cast<void*>(dw_->get(*w_, *n.weight("weight")));
     env.tensor = [this, base](int id) -> void* {
       if (offset_[id] >= 0) return base + offset_[id];
       auto it = weight_ptr_.find(id);
@@ -341,35 +296,7 @@ class CudaExecutor : public Executor {
     for (const auto& n : g_.nodes) {
       Step s{&n, node_label(n), nullptr};
       try {
-        switch (n.op) {
-          case OpKind::Weight: break;
-          case OpKind::PatchEmbed: s.fn = op_patch_embed(env, n); break;
-          case OpKind::ConcatPrefix: s.fn = op_concat_prefix(env, n); break;
-          case OpKind::Add: s.fn = op_add(env, n); break;
-          case OpKind::LayerNorm: s.fn = op_layer_norm(env, n); break;
-          case OpKind::Linear: s.fn = op_linear(env, n); break;
-          case OpKind::Attention: s.fn = op_attention(env, n); break;
-          case OpKind::Pool: s.fn = op_pool(env, n); break;
-          case OpKind::Tanh: s.fn = op_tanh(env, n); break;
-          case OpKind::Gelu: s.fn = op_gelu(env, n); break;
-          case OpKind::Softmax: s.fn = op_softmax(env, n); break;
-          case OpKind::SliceTokens: s.fn = op_slice_tokens(env, n); break;
-          case OpKind::TokensToNchw: s.fn = op_tokens_to_nchw(env, n); break;
-          case OpKind::PosResample: s.fn = op_pos_resample(env, n); break;
-          case OpKind::Conv2d: s.fn = op_conv2d(env, n); break;
-          case OpKind::GroupNorm: s.fn = op_group_norm(env, n); break;
-          case OpKind::Relu: s.fn = op_relu(env, n); break;
-          case OpKind::MaxPool2d: case OpKind::AvgPool2d: s.fn = op_pool2d(env, n); break;
-          case OpKind::Act: s.fn = op_act(env, n); break;
-          case OpKind::Mul: s.fn = op_mul(env, n); break;
-          case OpKind::Glu: s.fn = op_glu(env, n); break;
-          case OpKind::RmsNorm: s.fn = op_rms_norm(env, n); break;
-          case OpKind::HeadNorm: s.fn = op_head_norm(env, n); break;
-          case OpKind::SliceLast: s.fn = op_slice_last(env, n); break;
-          default:
-            fail(ErrorCode::Unsupported, "the CUDA backend has no kernel for op " + std::to_string(static_cast<int>(n.op)) +
-                                             " ('" + n.name + "')");
-        }
+        s.fn = make_step(env, n);
       } catch (const error& e) {
         const std::string msg = e.what();
         if (msg.find(s.label) != std::string::npos) throw;
@@ -543,7 +470,6 @@ class CudaExecutor : public Executor {
   size_t in_bytes_ = 0;
   std::vector<size_t> in_off_, out_off_;  // bytes into a slot's buffers
   std::vector<int64_t> offset_;
-  std::vector<bool> released_;
   std::map<int, void*> weight_ptr_;
   std::function<void*(int)> tensor_;
   std::vector<std::shared_ptr<void>> keep_;
@@ -563,8 +489,8 @@ class CudaExecutor : public Executor {
 
 }  // namespace cuda
 
-std::unique_ptr<Executor> make_cuda_executor(const Graph& g, const Plan& /*p: offsets are in floats; the CUDA
-                                                                             plan is redone in bytes, aligned*/,
+std::unique_ptr<Executor> make_cuda_executor(const Graph& g, const Plan& /*p: the CPU's float32 plan; CUDA plans
+                                                                             in bytes of its dtype (plan_arena)*/,
                                              std::shared_ptr<WeightStore> w, const DeviceSpec& dev) {
   VIT_CHECK(w, Argument, "make_cuda_executor: no weight store");
   return std::make_unique<cuda::CudaExecutor>(g, std::move(w), dev);

@@ -48,9 +48,9 @@ StepFn op_glu(OpEnv& env, const Node& n) {
   const auto& ys = env.shape(n.output);
   const int64_t h = ys.back(), rows = numel(ys) / h;
   VIT_CHECK(env.shape(n.inputs[0]).back() == 2 * h, Shape, node_label(n) + ": input width must be twice the output's");
-  const int act = n.iattr("act", 0);
+  const int act = n.iattr("act");
   VIT_CHECK(act >= 0 && act <= kActMax, Unsupported, node_label(n) + ": unknown act " + std::to_string(act));
-  const bool gate_first = n.iattr("gate_first", 0) != 0;
+  const bool gate_first = n.iattr("gate_first") != 0;
   const void* x = env.tensor(n.inputs[0]);
   void* y = env.tensor(n.output);
   const DType dt = env.dtype;
@@ -69,7 +69,8 @@ StepFn op_mul(OpEnv& env, const Node& n) {
   void* y = env.tensor(n.output);
   const DType dt = env.dtype;
   return [=](cudaStream_t s) {
-    VIT_DISPATCH_DTYPE(dt, mul_cuda<T>(static_cast<const T*>(a), static_cast<const T*>(b), static_cast<T*>(y), total, s));
+    VIT_DISPATCH_DTYPE(dt, mul_cuda<T>(static_cast<const T*>(a), static_cast<const T*>(b), static_cast<T*>(y), total,
+                                       s));
   };
 }
 

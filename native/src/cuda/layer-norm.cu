@@ -151,7 +151,7 @@ StepFn norm_step(OpEnv& env, const Node& n, bool rms) {
   const void* g = env.weight(n, "weight");
   const void* b = rms ? nullptr : env.weight(n, "bias");
   void* y = env.tensor(n.output);
-  const float eps = static_cast<float>(n.attr("eps", 1e-6));
+  const float eps = static_cast<float>(n.attr("eps"));
   const DType dt = env.dtype;
   return [=](cudaStream_t s) {
     VIT_DISPATCH_DTYPE(dt, {
@@ -171,14 +171,14 @@ StepFn op_head_norm(OpEnv& env, const Node& n) {
   const auto& ys = env.shape(n.output);
   VIT_CHECK(ys.back() % 3 == 0, Shape, node_label(n) + ": expects packed qkv [.., 3D]");
   const int64_t d = ys.back() / 3, tokens = numel(ys) / ys.back();
-  const int heads = n.iattr("heads", 1);
+  const int heads = n.iattr("heads");
   VIT_CHECK(heads > 0 && d % heads == 0, Shape, node_label(n) + ": D not divisible by heads");
-  const bool rms = n.iattr("kind", 0) == 1;
+  const bool rms = n.iattr("kind") == 1;
   const void* x = env.tensor(n.inputs[0]);
   void* y = env.tensor(n.output);
   const void *qg = env.weight(n, "q_weight"), *kg = env.weight(n, "k_weight");
   const void *qb = rms ? nullptr : env.weight(n, "q_bias"), *kb = rms ? nullptr : env.weight(n, "k_bias");
-  const float eps = static_cast<float>(n.attr("eps", 1e-6));
+  const float eps = static_cast<float>(n.attr("eps"));
   const DType dt = env.dtype;
   return [=](cudaStream_t s) {
     VIT_DISPATCH_DTYPE(dt, {

@@ -71,7 +71,7 @@ StepFn op_linear(OpEnv& env, const Node& n) {
   const int64_t k = ws[1], nout = ws[0], m = numel(xs) / k;
   VIT_CHECK(xs.back() == k && numel(env.shape(n.output)) == m * nout, Shape,
             node_label(n) + ": input width " + std::to_string(xs.back()) + " vs weight " + std::to_string(k));
-  const int act = n.iattr("act", 0);
+  const int act = n.iattr("act");
   VIT_CHECK(act >= 0 && act <= kActMax, Unsupported, node_label(n) + ": unknown act " + std::to_string(act));
   const bool has_res = n.inputs.size() >= 2;
   const bool has_bias = n.weight("bias") != nullptr, has_gamma = n.weight("gamma") != nullptr;

@@ -45,8 +45,15 @@ struct OpEnv {
 
 std::string node_label(const Node& n);  // "linear 'blocks.0.mlp.fc1'"
 
-// Scratch bytes the node needs while it runs (0 for most ops).
-size_t scratch_bytes(const OpEnv& env, const Node& n);
+// One factory per op, defined in the op family's .cu, registered in registry.cu. A null StepFn: nothing to run.
+using StepFactory = StepFn (*)(OpEnv& env, const Node& n);
+using ScratchFn = size_t (*)(const OpEnv& env, const Node& n);  // bytes the step needs while it runs
+
+// registry.cu: the node's step; Unsupported when the CUDA backend has no kernel for the op.
+StepFn make_step(OpEnv& env, const Node& n);
+size_t scratch_bytes(const OpEnv& env, const Node& n);  // 0 for most ops
+// Throws Unsupported naming the first node whose op has no CUDA kernel.
+void check_supported(const Graph& g);
 
 StepFn op_patch_embed(OpEnv& env, const Node& n);
 StepFn op_linear(OpEnv& env, const Node& n);

@@ -26,7 +26,7 @@ __global__ void patchify_kernel(const T* __restrict__ x, T* __restrict__ cols, i
 size_t patch_embed_scratch_bytes(const OpEnv& env, const Node& n) {
   const auto& xs = env.shape(n.inputs[0]);
   const auto& ys = env.shape(n.output);
-  const int64_t p = n.iattr("patch", 0);
+  const int64_t p = n.iattr("patch");
   return static_cast<size_t>(ys[0] * ys[1] * xs[1] * p * p) * env.esize();
 }
 
@@ -34,7 +34,7 @@ StepFn op_patch_embed(OpEnv& env, const Node& n) {
   const auto& xs = env.shape(n.inputs[0]);
   const auto& ys = env.shape(n.output);
   VIT_CHECK(xs.size() == 4 && ys.size() == 3, Shape, node_label(n) + ": expects x[B,C,H,W] -> [B,N,D]");
-  const int p = n.iattr("patch", 0);
+  const int p = n.iattr("patch");
   VIT_CHECK(p > 0, Argument, node_label(n) + ": patch must be > 0");
   const int c = static_cast<int>(xs[1]), h = static_cast<int>(xs[2]), w = static_cast<int>(xs[3]);
   int gh = (h + p - 1) / p, gw = (w + p - 1) / p;  // padded grid (dynamic_img_pad)

@@ -1,60 +1,26 @@
 // PosResample: pos[B, p + oh*ow, D] -> [B, p + h*w, D], prefix rows copied, the grid resampled with
-// PyTorch's F.interpolate weights (timm-vit-spec.md §3.4): bilinear align_corners=False, antialiased bicubic
-// (PIL kernel a = -0.5, support scaled when shrinking), plain bicubic (a = -0.75, clamped taps). The 1-D
-// taps are computed once on the host in double; the kernel applies both passes at once in float32.
-#include <algorithm>
-#include <cmath>
+// PyTorch's F.interpolate weights: the 1-D taps are the CPU's (vit/resample-taps.h, float64 on the host, once
+// per program); the kernel applies both passes at once in float32.
 #include <memory>
 #include <vector>
 
 #include "cuda/common.cuh"
 #include "cuda/ops.cuh"
+#include "vit/resample-taps.h"
 
 namespace vit::cuda {
 
 namespace {
 
-double cubic(double x, double a) {
-  x = std::fabs(x);
-  if (x <= 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
-  if (x < 2.0) return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
-  return 0.0;
-}
-
-// Dense per-output weights over the input (grids are small), trimmed to [first, first + count).
-void taps_1d(int64_t in, int64_t out, int mode, std::vector<int>& first, std::vector<int>& count,
-             std::vector<int>& offset, std::vector<float>& weights) {
-  const double scale = static_cast<double>(in) / static_cast<double>(out);
+// The shared float64 taps (vit/resample-taps.h) as the kernel's flat int / float32 arrays.
+void append_taps(int64_t in, int64_t out, int mode, std::vector<int>& first, std::vector<int>& count,
+                 std::vector<int>& offset, std::vector<float>& weights) {
+  const Taps t = resample_taps(in, out, static_cast<Resample>(mode));
   for (int64_t i = 0; i < out; ++i) {
-    std::vector<double> w(in, 0.0);
-    if (mode == 0) {
-      const double src = std::max(scale * (i + 0.5) - 0.5, 0.0);
-      const int64_t i0 = static_cast<int64_t>(std::floor(src)), i1 = std::min(i0 + 1, in - 1);
-      const double f = src - i0;
-      w[i0] += 1.0 - f;
-      w[i1] += f;
-    } else if (mode == 2) {
-      const double src = scale * (i + 0.5) - 0.5;
-      const int64_t f0 = static_cast<int64_t>(std::floor(src));
-      const double f = src - f0;
-      const double k[4] = {cubic(f + 1.0, -0.75), cubic(f, -0.75), cubic(1.0 - f, -0.75), cubic(2.0 - f, -0.75)};
-      for (int j = 0; j < 4; ++j) w[std::clamp<int64_t>(f0 - 1 + j, 0, in - 1)] += k[j];
-    } else {
-      const double ss = std::max(scale, 1.0), support = 2.0 * ss, center = scale * (i + 0.5);
-      const int64_t xmin = std::max<int64_t>(static_cast<int64_t>(center - support + 0.5), 0);
-      const int64_t xmax = std::min<int64_t>(static_cast<int64_t>(center + support + 0.5), in);
-      double total = 0.0;
-      for (int64_t j = xmin; j < xmax; ++j) total += (w[j] = cubic((j - center + 0.5) / ss, -0.5));
-      if (total != 0.0)
-        for (int64_t j = xmin; j < xmax; ++j) w[j] /= total;
-    }
-    int64_t lo = 0, hi = in - 1;
-    while (lo < hi && w[lo] == 0.0) ++lo;
-    while (hi > lo && w[hi] == 0.0) --hi;
-    first.push_back(static_cast<int>(lo));
-    count.push_back(static_cast<int>(hi - lo + 1));
+    first.push_back(static_cast<int>(t.first[i]));
+    count.push_back(static_cast<int>(t.w[i].size()));
     offset.push_back(static_cast<int>(weights.size()));
-    for (int64_t j = lo; j <= hi; ++j) weights.push_back(static_cast<float>(w[j]));
+    for (double v : t.w[i]) weights.push_back(static_cast<float>(v));
   }
 }
 
@@ -96,16 +62,16 @@ __global__ void pos_resample_kernel(const T* __restrict__ x, T* __restrict__ y, 
 StepFn op_pos_resample(OpEnv& env, const Node& n) {
   const auto& xs = env.shape(n.inputs[0]);
   const auto& ys = env.shape(n.output);
-  const int prefix = n.iattr("prefix", 0), oh = n.iattr("old_h", 0), ow = n.iattr("old_w", 0);
-  const int h = n.iattr("h", 0), w = n.iattr("w", 0), mode = n.iattr("mode", 0);
+  const int prefix = n.iattr("prefix"), oh = n.iattr("old_h"), ow = n.iattr("old_w");
+  const int h = n.iattr("h"), w = n.iattr("w"), mode = n.iattr("mode");
   VIT_CHECK(mode >= 0 && mode <= 2, Unsupported, node_label(n) + ": unknown resample mode " + std::to_string(mode));
   VIT_CHECK(xs.size() == 3 && xs[1] == prefix + (int64_t)oh * ow && ys[1] == prefix + (int64_t)h * w && oh > 0 &&
                 ow > 0 && h > 0 && w > 0,
             Shape, node_label(n) + ": shapes do not match prefix/old_h/old_w/h/w");
   std::vector<int> fy, cy, oy, fx, cx, ox;
   std::vector<float> wts;
-  taps_1d(oh, h, mode, fy, cy, oy, wts);
-  taps_1d(ow, w, mode, fx, cx, ox, wts);
+  append_taps(oh, h, mode, fy, cy, oy, wts);
+  append_taps(ow, w, mode, fx, cx, ox, wts);
   std::vector<int> ints;
   for (auto* v : {&fy, &cy, &oy, &fx, &cx, &ox}) ints.insert(ints.end(), v->begin(), v->end());
   const size_t ib = ints.size() * sizeof(int), wb = wts.size() * sizeof(float);

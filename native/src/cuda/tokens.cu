@@ -1,5 +1,6 @@
 // Token bookkeeping: prefix concat (class / distillation / register tokens, broadcast over the batch),
-// slicing (tokens, or columns of the last dim), pooling (token, avg, max, avgmax over tokens [start, T)), tokens -> NCHW.
+// slicing (tokens, or columns of the last dim), pooling (token, avg, max, avgmax over tokens [start, T)),
+// tokens -> NCHW.
 #include "cuda/common.cuh"
 #include "cuda/ops.cuh"
 
@@ -103,7 +104,7 @@ StepFn op_concat_prefix(OpEnv& env, const Node& n) {
 StepFn op_slice_tokens(OpEnv& env, const Node& n) {
   const auto& xs = env.shape(n.inputs[0]);
   const auto& ys = env.shape(n.output);
-  const int64_t start = n.iattr("start", 0), count = n.iattr("count", 0);
+  const int64_t start = n.iattr("start"), count = n.iattr("count");
   VIT_CHECK(start >= 0 && count >= 0 && start + count <= xs[1] && ys[1] == count, Shape,
             node_label(n) + ": slice out of range");
   const void* x = env.tensor(n.inputs[0]);
@@ -120,7 +121,7 @@ StepFn op_slice_tokens(OpEnv& env, const Node& n) {
 
 StepFn op_slice_last(OpEnv& env, const Node& n) {
   const int64_t c = env.shape(n.inputs[0]).back(), count = env.shape(n.output).back();
-  const int64_t start = n.iattr("start", 0);
+  const int64_t start = n.iattr("start");
   VIT_CHECK(start >= 0 && count > 0 && start + count <= c, Shape, node_label(n) + ": slice out of range");
   const void* x = env.tensor(n.inputs[0]);
   void* y = env.tensor(n.output);
@@ -149,8 +150,8 @@ StepFn op_tokens_to_nchw(OpEnv& env, const Node& n) {
 
 StepFn op_pool(OpEnv& env, const Node& n) {
   const auto& xs = env.shape(n.inputs[0]);
-  const int mode = n.iattr("mode", 0);
-  const int64_t start = n.iattr("start", 0), index = n.iattr("index", 0);
+  const int mode = n.iattr("mode");
+  const int64_t start = n.iattr("start"), index = n.iattr("index");
   VIT_CHECK(mode >= 0 && mode <= 3, Unsupported, node_label(n) + ": unknown pool mode " + std::to_string(mode));
   VIT_CHECK(mode == 0 ? (index >= 0 && index < xs[1]) : (start >= 0 && start < xs[1]), Shape,
             node_label(n) + ": pooled token range is empty or out of range");

@@ -7,6 +7,7 @@
 
 namespace vit::napi {
 Napi::Object InitProgram(Napi::Env env, Napi::Object exports);
+void InitOpTable(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -46,6 +47,7 @@ Napi::Value NativeStats(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   WeightStoreWrap::Init(env, exports);
   InitProgram(env, exports);
+  InitOpTable(env, exports);
   exports.Set("cudaStatus", Napi::Function::New(env, CudaStatusJs));
   exports.Set("cpuInfo", Napi::Function::New(env, CpuInfo));
   exports.Set("nativeStats", Napi::Function::New(env, NativeStats));
