@@ -13,6 +13,8 @@
 # vit_base_r50_s16_224 bf16 at batch 256 and 1 (own prepare, vitnode, timm eager), a row with the opt-in
 # actLayer 'gelu_tanh' when time allows, torch.compile vit_base bf16 b256 last.
 #   run tool:  command "GPU_CHECK_QUICK=1 bash scripts/gpu-check.sh", carry [".gpu-carry"], timeout_s 330
+# CHECKS_ONLY=<regex> narrows the checks to the matching per-op cases (no parity / digits; bench/gpu/run-checks.mjs
+# names the regex for the ops of timm's ViT families).
 # Full mode has the hybrids (vit_base_r50_s16_224, vit_small_r26_s32_224; 16-bit only) in its model lists.
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"

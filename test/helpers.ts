@@ -7,6 +7,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { ExecutionContext } from 'ava';
 import { createModel, readSafetensors, Tensor } from '../lib/index.ts';
+import { binding, type NativeWeightStore } from '../lib/binding.ts';
+import { GraphBuilder, type Sym } from '../lib/graph/builder.ts';
 
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 export const PARITY = join(FIXTURES, 'parity');
@@ -149,4 +151,34 @@ export async function vitnode(args: string[]): Promise<{ code: number; stdout: s
     const e = err as { code: number; stdout: string; stderr: string };
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
+}
+
+/** A native weight store holding float32 tensors (dispose it). */
+export function opStore(weights: Record<string, [number[], Float32Array]> = {}): NativeWeightStore {
+  const s = new binding.WeightStore();
+  for (const [k, [shape, data]] of Object.entries(weights)) s.set(k, shape, data);
+  return s;
+}
+
+/** Builds a graph with `build` (its result is the output 'y'), runs it once on CPU on `feeds` and returns 'y'. */
+export function runOp(s: NativeWeightStore, build: (g: GraphBuilder) => Sym, feeds: Float32Array[], threads = 2) {
+  const g = new GraphBuilder();
+  g.output('y', build(g));
+  const p = new binding.Program(g.spec(), s, { device: 'cpu' });
+  try {
+    const [o] = p.runSync(feeds, threads);
+    return o;
+  } finally {
+    p.dispose();
+  }
+}
+
+/** The error code a synchronous call throws ('no error' when it returns). */
+export function errorCode(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return (e as { code?: string }).code;
+  }
+  return 'no error';
 }

@@ -78,7 +78,7 @@ test('the generic node check: unknown attributes and roles are VIT_E_ARGUMENT; c
     ['unknown attribute', spec({ attrs: { actt: 1 } }), 'VIT_E_ARGUMENT', /linear 'blocks\.0\.fc': unknown attribute 'actt' \(attributes: act\)/],
     ['unknown role', spec({ weights: { weight: 'l.weight', biass: 'l.bias' } }), 'VIT_E_ARGUMENT', /linear 'blocks\.0\.fc': unknown weight role 'biass' \(roles: weight, bias, gamma\)/],
     ['removed scale_q', spec({ op: 'attention', weights: {}, attrs: { heads: 1, scale_q: 1 } }, [[1, 2, 12], [1, 2, 4]]), 'VIT_E_ARGUMENT', /attention 'blocks\.0\.fc': unknown attribute 'scale_q'/],
-    ['out of range', spec({ attrs: { act: 4 } }), 'VIT_E_SHAPE', /linear 'blocks\.0\.fc': attribute act = 4 is outside \[0, 3\]/],
+    ['out of range', spec({ attrs: { act: 8 } }), 'VIT_E_SHAPE', /linear 'blocks\.0\.fc': attribute act = 8 is outside \[0, 7\]/],
     ['below an open range', spec({ op: 'attention', weights: {}, attrs: { heads: 0 } }, [[1, 2, 12], [1, 2, 4]]), 'VIT_E_SHAPE', /attribute heads = 0 is outside \[1, inf\)/],
     ['NaN', spec({ op: 'add', weights: {}, inputs: [0, 0], attrs: { alpha: NaN } }), 'VIT_E_SHAPE', /attribute alpha = nan is outside/],
     ['not an integer', spec({ attrs: { act: 1.5 } }), 'VIT_E_SHAPE', /attribute act = 1\.5 must be an integer/],

@@ -1,63 +1,16 @@
 // Every native op on its own: single-node graphs (GraphBuilder + binding.Program) on odd shapes against float64
 // references written here in TypeScript; pos_resample against timm-vit-spec §3.4's formulas and worked example.
 import test, { type ExecutionContext } from 'ava';
-import { binding, type NativeWeightStore } from '../lib/binding.ts';
-import { GraphBuilder, type OpWeights, type Sym } from '../lib/graph/builder.ts';
-import { near, OP_TOL, randn, relErr } from './helpers.ts';
+import { binding } from '../lib/binding.ts';
+import { GraphBuilder, type OpWeights } from '../lib/graph/builder.ts';
+import { near, OP_TOL, opStore as store, randn, relErr, runOp as run } from './helpers.ts';
+import { ACTS, attentionRef as attention, heads as at, layerNormRef, softmaxRow } from './op-refs.ts';
 
 type Arr = ArrayLike<number>;
 
-function store(weights: Record<string, [number[], Float32Array]> = {}): NativeWeightStore {
-  const s = new binding.WeightStore();
-  for (const [k, [shape, data]] of Object.entries(weights)) s.set(k, shape, data);
-  return s;
-}
+// ---- float64 references (shared ones in op-refs.ts) --------------------------------------------------------
 
-/** Builds a graph with `build`, runs it once on `feeds` and returns the output 'y'. */
-function run(s: NativeWeightStore, build: (g: GraphBuilder) => Sym, feeds: Float32Array[], threads = 2) {
-  const g = new GraphBuilder();
-  g.output('y', build(g));
-  const p = new binding.Program(g.spec(), s, { device: 'cpu' });
-  try {
-    const [o] = p.runSync(feeds, threads);
-    return o;
-  } finally {
-    p.dispose();
-  }
-}
-
-
-// ---- float64 references -------------------------------------------------------------------------------------
-
-function erf(x: number): number {
-  if (Math.abs(x) > 5) return Math.sign(x);
-  let sum = 0;
-  let term = x;
-  for (let n = 0; n < 200; n++) {
-    const add = term / (2 * n + 1);
-    sum += add;
-    if (Math.abs(add) < 1e-17) break;
-    term *= (-x * x) / (n + 1);
-  }
-  return (2 / Math.sqrt(Math.PI)) * sum;
-}
-const gelu = (v: number) => 0.5 * v * (1 + erf(v / Math.SQRT2));
-// timm's 'gelu_tanh' (PyTorch GELU(approximate='tanh'))
-const geluTanh = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
-
-function layerNormRef(x: Arr, d: number, w: Arr, b: Arr, eps: number): number[] {
-  const out: number[] = [];
-  for (let r = 0; r < x.length / d; r++) {
-    let m = 0;
-    for (let j = 0; j < d; j++) m += x[r * d + j];
-    m /= d;
-    let v = 0;
-    for (let j = 0; j < d; j++) v += (x[r * d + j] - m) ** 2;
-    v /= d;
-    for (let j = 0; j < d; j++) out.push(((x[r * d + j] - m) / Math.sqrt(v + eps)) * w[j] + b[j]);
-  }
-  return out;
-}
+const gelu = ACTS[1];
 
 function linearRef(x: Arr, k: number, w: Arr, n: number, o: { b?: Arr; act?: number; gamma?: Arr; res?: Arr }): number[] {
   const out: number[] = [];
@@ -65,9 +18,7 @@ function linearRef(x: Arr, k: number, w: Arr, n: number, o: { b?: Arr; act?: num
     for (let c = 0; c < n; c++) {
       let s = o.b ? o.b[c] : 0;
       for (let i = 0; i < k; i++) s += x[r * k + i] * w[c * k + i];
-      if (o.act === 1) s = gelu(s);
-      if (o.act === 2) s = Math.tanh(s);
-      if (o.act === 3) s = geluTanh(s);
+      if (o.act) s = ACTS[o.act](s);
       if (o.gamma) s *= o.gamma[c];
       if (o.res) s += o.res[r * n + c];
       out.push(s);
@@ -75,34 +26,10 @@ function linearRef(x: Arr, k: number, w: Arr, n: number, o: { b?: Arr; act?: num
   return out;
 }
 
-function softmaxRow(v: number[]): number[] {
-  const m = Math.max(...v);
-  const e = v.map((a) => Math.exp(a - m));
-  const s = e.reduce((a, b) => a + b, 0);
-  return e.map((a) => a / s);
-}
-
+/** Attention over packed qkv[B,T,3D]: every query row. */
 function attentionRef(qkv: Arr, b: number, tt: number, d: number, heads: number, scale: number): number[] {
   const hd = d / heads;
-  const out = new Array(b * tt * d).fill(0);
-  const at = (bi: number, ti: number, which: number, h: number, j: number) => qkv[(bi * tt + ti) * 3 * d + which * d + h * hd + j];
-  for (let bi = 0; bi < b; bi++)
-    for (let h = 0; h < heads; h++)
-      for (let i = 0; i < tt; i++) {
-        const s: number[] = [];
-        for (let j = 0; j < tt; j++) {
-          let dot = 0;
-          for (let c = 0; c < hd; c++) dot += at(bi, i, 0, h, c) * at(bi, j, 1, h, c);
-          s.push(dot * scale);
-        }
-        const p = softmaxRow(s);
-        for (let c = 0; c < hd; c++) {
-          let acc = 0;
-          for (let j = 0; j < tt; j++) acc += p[j] * at(bi, j, 2, h, c);
-          out[(bi * tt + i) * d + h * hd + c] = acc;
-        }
-      }
-  return out;
+  return attention(at(qkv, b, tt, 3 * d, 0, hd), at(qkv, b, tt, 3 * d, d, hd), at(qkv, b, tt, 3 * d, 2 * d, hd), b, tt, tt, d, heads, scale);
 }
 
 function poolRef(x: Arr, b: number, tt: number, d: number, mode: number, start: number, index: number): number[] {
@@ -540,7 +467,7 @@ test('malformed graph specs are rejected with typed errors, and a good program s
   t.is(code(make(linear({}, [[2, D], [2, D + 1]]))), 'VIT_E_SHAPE', 'declared output shape is wrong');
   t.is(code(make(linear({}, [[2, D + 1], [2, D]]))), 'VIT_E_SHAPE', 'input does not fit the weight');
   t.is(code(make(linear({}, [[2, 0], [2, D]]))), 'VIT_E_SHAPE', 'zero dimension');
-  t.is(code(make(linear({ attrs: { act: 4 } }))), 'VIT_E_SHAPE', 'unknown activation');
+  t.is(code(make(linear({ attrs: { act: 8 } }))), 'VIT_E_SHAPE', 'unknown activation');
   t.is(code(make({ ...linear(), nodes: [{ op: 'attention', name: 'a', inputs: [0], output: 1, weights: {}, attrs: { heads: 4, scale: 1 } }], shapes: [[1, 2, 18], [1, 2, 6]] })), 'VIT_E_SHAPE', 'heads do not divide D');
   t.is(code(make({ ...linear(), nodes: [{ op: 'attention', name: 'a', inputs: [0], output: 1, weights: {}, attrs: { heads: 2, scale: 1, queries: 3 } }], shapes: [[1, 2, 18], [1, 3, 6]] })), 'VIT_E_SHAPE', 'more queries than tokens');
   t.is(code(make({ ...linear(), nodes: [{ op: 'pool', name: 'p', inputs: [0], output: 1, weights: {}, attrs: { mode: 0, index: 5 } }], shapes: [[1, 3, 6], [1, 6]] })), 'VIT_E_SHAPE', 'pool index past T');

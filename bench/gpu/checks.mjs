@@ -3,7 +3,8 @@
 //  - per-op: the same graph on the CPU backend and on CUDA for float32 / TF32 / float16 / bfloat16, odd shapes
 //    (N = 1, 197, 577; widths that are not multiples of 8); each CUDA program runs 3 times (eager, CUDA-graph
 //    capture, replay) and every run is compared. Attention with a fused head dim runs its 16-bit dtypes under
-//    each fused kernel (VITNODE_CUDA_ATTN = v1, v2) and compares v2 with v1 as well.
+//    each fused kernel (VITNODE_CUDA_ATTN = v1, v2) and compares v2 with v1 as well. The ops of timm's ViT
+//    families (act codes, mul, glu, rms_norm, head_norm, slice_last, attention's split forms) are listed last.
 //  - parity: the fixtures in test/fixtures/parity (timm's outputs) through createModel on cuda, every dtype;
 //    digits: timm's top-1 on all 60 images for every dtype.
 // Tolerances (test/fixtures/README.md): float32 1e-4 * max(1, max|want|); TF32 / f16 / bf16 2e-2 for model
@@ -326,6 +327,88 @@ export function opCases() {
       g.output(g.node(kind, [g.input(x)], y, {}, attrs));
       return g;
     });
+  }
+  // The ops of timm's ViT families (CLIP, SigLIP, AIMv2, DINOv2 SwiGLU, qk_norm, ParallelScalingBlock, prr
+  // pooling): every act code alone and in linear's epilogue pass, mul, glu, rms_norm (vector and generic widths),
+  // head_norm, slice_last, and attention's split forms [q, kv] / [q, k, v] (unfused path; fused head dims too).
+  for (const n of [1, 197, 577]) {
+    const ew = (name, build) => add(`${name} [2,${n},45]`, build);
+    ew('act 0..7', () => {
+      const g = new G();
+      const x = g.input([2, n, 45], 3);
+      for (let act = 0; act <= 7; act++) g.output(g.node('act', [x], [2, n, 45], {}, { act }), `act${act}`);
+      return g;
+    });
+    ew('mul', () => {
+      const g = new G();
+      g.output(g.node('mul', [g.input([2, n, 45], 2), g.input([2, n, 45], 2)], [2, n, 45]));
+      return g;
+    });
+    for (const [act, gateFirst] of [[5, 1], [5, 0], [1, 0], [4, 1], [7, 0]]) {
+      add(`glu act ${act} gate_first ${gateFirst} [2,${n},90] -> 45`, () => {
+        const g = new G();
+        g.output(g.node('glu', [g.input([2, n, 90], 2)], [2, n, 45], {}, { act, gate_first: gateFirst }));
+        return g;
+      });
+    }
+    for (const d of [77, 768, 1032]) {
+      add(`rms_norm [2,${n},${d}]`, () => {
+        const g = new G();
+        const x = g.input([2, n, d], 2);
+        g.output(g.node('rms_norm', [x], [2, n, d], { weight: g.weight('g', [d], 0.3, 1) }, { eps: 1e-6 }));
+        return g;
+      });
+    }
+    for (const [heads, hd, kind, bias] of [[3, 64, 0, true], [2, 64, 1, false], [3, 7, 0, false], [2, 80, 1, false]]) {
+      const d = heads * hd;
+      add(`head_norm [2,${n},3*${d}] heads ${heads} kind ${kind} bias ${bias}`, () => {
+        const g = new G();
+        const w = { q_weight: g.weight('qw', [hd], 0.3, 1), k_weight: g.weight('kw', [hd], 0.3, 1) };
+        if (bias) Object.assign(w, { q_bias: g.weight('qb', [hd], 0.3), k_bias: g.weight('kb', [hd], 0.3) });
+        g.output(g.node('head_norm', [g.input([2, n, 3 * d], 2)], [2, n, 3 * d], w, { heads, eps: 1e-6, kind }));
+        return g;
+      });
+    }
+    add(`slice_last [2,${n},45] -> [7, 27)`, () => {
+      const g = new G();
+      g.output(g.node('slice_last', [g.input([2, n, 45])], [2, n, 20], {}, { start: 7, count: 20 }));
+      return g;
+    });
+    for (const [heads, hd] of [[2, 64], [3, 7]]) {
+      const d = heads * hd;
+      const attrs = { heads, scale: hd ** -0.5 };
+      for (const [bq, q] of [[1, 1], [1, 4], [2, 3]]) {
+        add(`attention [q ${bq},${q},${d}] [kv 2,${n},2*${d}] heads ${heads}`, () => {
+          const g = new G();
+          g.output(g.node('attention', [g.input([bq, q, d]), g.input([2, n, 2 * d])], [2, q, d], {}, attrs));
+          return g;
+        });
+      }
+      add(`attention q = k = v [2,${n},${d}] heads ${heads}`, () => {
+        const g = new G();
+        const x = g.input([2, n, d]);
+        g.output(g.node('attention', [x, x, x], [2, n, d], {}, attrs));
+        return g;
+      });
+      add(`attention [q 1,5,${d}] [k, v 2,${n},${d}] heads ${heads}`, () => {
+        const g = new G();
+        g.output(g.node('attention', [g.input([1, 5, d]), g.input([2, n, d]), g.input([2, n, d])], [2, 5, d], {}, attrs));
+        return g;
+      });
+    }
+  }
+  for (const act of [4, 5, 6, 7]) {
+    for (const [k, nout, extra] of [[77, 45, {}], [64, 96, { gamma: true, res: true }]]) {
+      add(`linear act ${act} [2,197,${k}]x[${nout},${k}]^T ${JSON.stringify(extra)}`, () => {
+        const g = new G();
+        const w = { weight: g.weight('w', [nout, k], 1 / Math.sqrt(k)), bias: g.weight('b', [nout], 0.5) };
+        if (extra.gamma) w.gamma = g.weight('g', [nout], 0.5, 0.2);
+        const ins = [g.input([2, 197, k], 2)];
+        if (extra.res) ins.push(g.input([2, 197, nout]));
+        g.output(g.node('linear', ins, [2, 197, nout], w, { act }));
+        return g;
+      });
+    }
   }
   return cases;
 }

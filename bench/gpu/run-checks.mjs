@@ -4,6 +4,9 @@
 // (fused attention cases). Parity fixtures again: "[attn v2]" (float16 / bfloat16), "[prune]" (every dtype,
 // VITNODE_PRUNE_LAST_BLOCK=1: the last block computes only the head's tokens, attention `queries` on CUDA),
 // "[attn v2, prune]" (float16 / bfloat16).
+// CHECKS_ONLY=<regex>: only the per-op cases whose name matches (parity and digits skipped), e.g.
+// CHECKS_ONLY='^(act|mul|glu|rms_norm|head_norm|slice_last|linear act|attention \[q|attention q =)' for the ops of
+// timm's ViT families.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +16,7 @@ const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const outDir = resolve(process.argv[2] ?? join(ROOT, 'gpu-out'));
 mkdirSync(outDir, { recursive: true });
 const deadline = Number(process.env.CHECKS_DEADLINE_MS ?? 0) || Infinity;
+const only = process.env.CHECKS_ONLY ? new RegExp(process.env.CHECKS_ONLY) : null;
 const lib = await import(join(ROOT, 'dist', 'index.js'));
 const { binding } = await import(join(ROOT, 'dist', 'binding.js'));
 const api = { createModel: lib.createModel, Tensor: lib.Tensor, readSafetensors: lib.readSafetensors };
@@ -60,7 +64,7 @@ async function guarded(kind, name, dtype, tol, fn) {
 }
 
 // Parity first (whole models), then digits, then per-op.
-for (const c of parityCases(api, fixtures)) {
+for (const c of only ? [] : parityCases(api, fixtures)) {
   for (const dt of DTYPES) {
     if (Date.now() > deadline) break;
     await guarded('parity', c.name, dt.name, dt.tol, async () => {
@@ -75,7 +79,7 @@ const variants = [
   { tag: 'prune', env: { VITNODE_PRUNE_LAST_BLOCK: '1' }, dtypes: DTYPES },
   { tag: 'attn v2, prune', env: { VITNODE_CUDA_ATTN: 'v2', VITNODE_PRUNE_LAST_BLOCK: '1' }, dtypes: sixteen },
 ];
-for (const v of variants) {
+for (const v of only ? [] : variants) {
   for (const c of parityCases(api, fixtures)) {
     for (const dt of v.dtypes) {
       if (Date.now() > deadline) break;
@@ -86,13 +90,13 @@ for (const v of variants) {
     }
   }
 }
-for (const dt of DTYPES) {
+for (const dt of only ? [] : DTYPES) {
   await guarded('digits', 'digits', dt.name, dt.tol, async () => {
     const r = await digitsCheck(api, fixtures, dt);
     record('digits', `digits top-1 ${r.sameTop1}/${r.images}`, dt.name, r.err, dt.tol, r.sameTop1 === r.images && r.err <= dt.tol);
   });
 }
-for (const c of opCases()) {
+for (const c of opCases().filter((c) => !only || only.test(c.name))) {
   if (Date.now() > deadline) {
     record('op', 'remaining per-op cases skipped (time budget)', '-', 0, 0, true);
     break;

@@ -21,7 +21,13 @@ export type OpName =
   | 'group_norm'
   | 'relu'
   | 'max_pool2d'
-  | 'avg_pool2d';
+  | 'avg_pool2d'
+  | 'act'
+  | 'mul'
+  | 'glu'
+  | 'rms_norm'
+  | 'head_norm'
+  | 'slice_last';
 
 /** The attributes of each op (numbers; integers where the doc says int). */
 export interface OpAttrs {
@@ -56,19 +62,24 @@ export interface OpAttrs {
    * to 2 inputs [row_wise]
    */
   linear: {
-    /** 0 none, 1 gelu (erf), 2 tanh, 3 gelu_tanh (tanh approximation). int in [0, 3], default 0 */
+    /**
+     * 0 none, 1 gelu (erf), 2 tanh, 3 gelu_tanh (tanh approximation), 4 quick_gelu (x * sigmoid(1.702 x)), 5 silu,
+     * 6 relu, 7 sigmoid. int in [0, 7], default 0
+     */
     act?: number;
   };
   /**
-   * qkv[B,T,3D] (q|k|v, head-major) -> [B,Q,D]: softmax(q k^T * scale) v per head, for the first Q query rows over
-   * all T keys (Q < T: the pruned last block). 1 input
+   * softmax(q k^T * scale) v per head (head-major columns) -> [B,Q,D]. One input: packed qkv[B,T,3D] (q|k|v), the
+   * first Q query rows over all T keys (Q < T: the pruned last block). Two: q[Bq,Q,D], kv[B,T,2D] (k|v). Three:
+   * q[Bq,Q,D], k[B,T,D], v[B,T,D]. Bq is B, or 1: one q shared by the batch (timm AttentionPoolLatent). 1 to 3
+   * inputs
    */
   attention: {
     /** number of heads (divides D). int >= 1, required */
     heads: number;
     /** multiplies the scores q.k. any real, default 1 */
     scale?: number;
-    /** query rows Q (default T). int >= 1, default depends on the shapes */
+    /** query rows Q of packed qkv (default T; one input only). int >= 1, default depends on the shapes */
     queries?: number;
   };
   /** x[B,T,D] -> [B,D]: one token, or the average / max of tokens [start, T). 1 input */
@@ -192,6 +203,50 @@ export interface OpAttrs {
     /** 1: ceil in the output size (PyTorch's rule). int in [0, 1], default 0 */
     ceil_mode?: number;
   };
+  /** an activation by code (linear's act codes). 1 input [row_wise, elementwise, test_only] */
+  act: {
+    /**
+     * 0 none, 1 gelu (erf), 2 tanh, 3 gelu_tanh (tanh approximation), 4 quick_gelu (x * sigmoid(1.702 x)), 5 silu,
+     * 6 relu, 7 sigmoid. int in [0, 7], required
+     */
+    act: number;
+  };
+  /** a * b, same shapes (SwiGLU: act(fc1_g(x)) * fc1_x(x)). 2 inputs [row_wise, test_only] */
+  mul: Record<string, never>;
+  /** x[..,2H] -> [..,H]: act(gate) * value over the two halves of the last dim. 1 input [row_wise, test_only] */
+  glu: {
+    /**
+     * 0 none, 1 gelu (erf), 2 tanh, 3 gelu_tanh (tanh approximation), 4 quick_gelu (x * sigmoid(1.702 x)), 5 silu,
+     * 6 relu, 7 sigmoid. int in [0, 7], required
+     */
+    act: number;
+    /** 1: gate = x[..,:H] (timm SwiGLUPacked); 0: gate = x[..,H:] (timm GluMlp). int in [0, 1], default 0 */
+    gate_first?: number;
+  };
+  /** timm RmsNorm over the last dim: x * rsqrt(mean(x^2) + eps) * weight[D] (no bias). 1 input [row_wise, test_only] */
+  rms_norm: {
+    /** added to the mean square. real >= 0, default 1e-6 */
+    eps?: number;
+  };
+  /**
+   * qkv[..,3D] (q|k|v, head-major) -> same: q and k normalised per head over D/heads (timm qk_norm) with q_weight,
+   * k_weight [D/heads] (and q_bias, k_bias for LayerNorm); v copied. 1 input [row_wise, test_only]
+   */
+  head_norm: {
+    /** number of heads (divides D). int >= 1, required */
+    heads: number;
+    /** added to the variance / mean square. real >= 0, default 1e-6 */
+    eps?: number;
+    /** 0 LayerNorm, 1 RmsNorm (no bias). int in [0, 1], default 0 */
+    kind?: number;
+  };
+  /** x[..,C] -> [..,count]: columns [start, start + count) of the last dim. 1 input [row_wise, test_only] */
+  slice_last: {
+    /** first column. int >= 0, default 0 */
+    start?: number;
+    /** number of columns. int >= 1, required */
+    count: number;
+  };
 }
 
 /** The weight roles of each op: role -> state_dict key. */
@@ -237,4 +292,17 @@ export interface OpWeights {
   relu: Record<string, never>;
   max_pool2d: Record<string, never>;
   avg_pool2d: Record<string, never>;
+  act: Record<string, never>;
+  mul: Record<string, never>;
+  glu: Record<string, never>;
+  rms_norm: {
+    weight: string;
+  };
+  head_norm: {
+    q_weight: string;
+    k_weight: string;
+    q_bias?: string;
+    k_bias?: string;
+  };
+  slice_last: Record<string, never>;
 }

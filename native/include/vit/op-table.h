@@ -3,6 +3,7 @@
 #pragma once
 #include <limits>
 
+#include "vit/act.h"
 #include "vit/graph.h"
 
 namespace vit {

@@ -31,6 +31,23 @@ const Shape& wshape(const Node& n, const WeightStore& w, const char* role) {
   return key ? w.shape(*key) : empty;
 }
 
+// Attention's split forms: q[Bq,Q,D] with kv[B,T,2D], or with k[B,T,D] and v[B,T,D]; Bq 1 or B.
+Shape infer_attention_split(const Node& n, const std::vector<const Shape*>& in) {
+  const Shape &q = *in[0], &k = *in[1];
+  const int64_t h = n.iattr("heads");
+  if (n.has_attr("queries")) bad(n, "attr queries is for packed qkv only (the split forms take q's rows)");
+  const char* form = in.size() == 2 ? "q[Bq,Q,D], kv[B,T,2D]" : "q[Bq,Q,D], k[B,T,D], v[B,T,D]";
+  if (q.size() != 3 || k.size() != 3) bad(n, std::string("expects ") + form + ", got q " + str(q) + ", " + str(k));
+  const int64_t d = q[2];
+  if (in.size() == 2 && k[2] != 2 * d) bad(n, "kv " + str(k) + " is not [B,T,2D] for q " + str(q));
+  if (in.size() == 3 && k[2] != d) bad(n, "k " + str(k) + " is not [B,T,D] for q " + str(q));
+  if (in.size() == 3 && *in[2] != k) bad(n, "v " + str(*in[2]) + " does not match k " + str(k));
+  if (q[0] != 1 && q[0] != k[0])
+    bad(n, "q batch " + std::to_string(q[0]) + " is neither 1 (shared) nor the k/v batch " + std::to_string(k[0]));
+  if (d % h) bad(n, "heads " + std::to_string(h) + " do not divide D " + std::to_string(d));
+  return {k[0], q[1], d};
+}
+
 // Per op: the output shape, or bad(). Operand counts, roles and attribute ranges are already checked.
 Shape infer(const Node& n, const std::vector<const Shape*>& in, const WeightStore& w) {
   if (op_def(n.op).has(kElementwise)) {
@@ -92,6 +109,7 @@ Shape infer(const Node& n, const std::vector<const Shape*>& in, const WeightStor
       return y;
     }
     case OpKind::Attention: {
+      if (in.size() > 1) return infer_attention_split(n, in);
       const Shape& x = *in[0];
       const int64_t h = n.iattr("heads");
       if (x.size() != 3 || x[2] % 3 || (x[2] / 3) % h) bad(n, "qkv " + str(x) + " with heads " + std::to_string(h));
@@ -156,6 +174,45 @@ Shape infer(const Node& n, const std::vector<const Shape*>& in, const WeightStor
       if (wshape(n, w, "weight") != Shape{x[1]} || wshape(n, w, "bias") != Shape{x[1]}) bad(n, "weight/bias do not fit " + str(x));
       if (in.size() == 2 && *in[1] != x) bad(n, "residual " + str(*in[1]) + " does not match " + str(x));
       return x;
+    }
+    case OpKind::Mul:
+      if (*in[0] != *in[1] || in[0]->empty()) bad(n, "shapes differ: " + str(*in[0]) + " * " + str(*in[1]));
+      return *in[0];
+    case OpKind::Glu: {
+      Shape y = *in[0];
+      if (y.empty() || y.back() % 2) bad(n, "last dim of " + str(y) + " is not even (2H: gate and value halves)");
+      y.back() /= 2;
+      return y;
+    }
+    case OpKind::RmsNorm: {
+      const Shape& x = *in[0];
+      const Shape& g = wshape(n, w, "weight");
+      if (x.empty() || g != Shape{x.back()}) bad(n, "weight " + str(g) + " does not fit " + str(x));
+      return x;
+    }
+    case OpKind::HeadNorm: {
+      const Shape& x = *in[0];
+      const int64_t h = n.iattr("heads"), kind = n.iattr("kind");
+      if (x.empty() || x.back() % 3) bad(n, "expects packed qkv [..,3D], got " + str(x));
+      const int64_t d = x.back() / 3;
+      if (d % h) bad(n, "heads " + std::to_string(h) + " do not divide D " + std::to_string(d));
+      const Shape hd{d / h};
+      const bool bias = n.weight("q_bias") != nullptr;
+      if (bias != (n.weight("k_bias") != nullptr)) bad(n, "q_bias and k_bias come together");
+      if (bias && kind == 1) bad(n, "RmsNorm (kind 1) has no bias");
+      for (const char* role : {"q_weight", "k_weight", "q_bias", "k_bias"}) {
+        const Shape& v = wshape(n, w, role);
+        if (n.weight(role) && v != hd) bad(n, std::string(role) + " " + str(v) + " is not [head_dim] " + str(hd));
+      }
+      return x;
+    }
+    case OpKind::SliceLast: {
+      Shape y = *in[0];
+      const int64_t s = n.iattr("start"), c = n.iattr("count");
+      if (y.empty() || s + c > y.back())
+        bad(n, "columns [" + std::to_string(s) + ", " + std::to_string(s + c) + ") out of range for " + str(y));
+      y.back() = c;
+      return y;
     }
     case OpKind::MaxPool2d:
     case OpKind::AvgPool2d: {

@@ -1,6 +1,7 @@
-// Multi-head attention on the packed qkv output. Work is split into (batch, head, query block) tasks so that
-// there are enough equal tasks for every thread even at batch 1 (deit_tiny has 3 heads); each task keeps its
-// rows x T scores in cache between the two products. oneDNN's sgemm runs single-threaded inside the region.
+// Multi-head attention over q, k, v rows given by pointers and strides: the packed qkv output, or separate q / kv
+// tensors, read in place. Work is split into (batch, head, query block) tasks so that there are enough equal tasks
+// for every thread even at batch 1 (deit_tiny has 3 heads); each task keeps its rows x T scores in cache between
+// the two products. oneDNN's sgemm runs single-threaded inside the region.
 #include <dnnl.hpp>
 #include <omp.h>
 
@@ -22,11 +23,25 @@ int64_t attention_query_blocks(int64_t b, int64_t q, int64_t heads, int threads)
   return n;
 }
 
+AttentionOperands attention_packed(const float* qkv, float* out, int64_t t, int64_t q_rows, int64_t d) {
+  const int64_t ld = 3 * d, bs = t * ld;
+  return {qkv, ld, bs, qkv + d, ld, bs, qkv + 2 * d, ld, bs, out, q_rows * d};
+}
+
+AttentionOperands attention_split(const float* q, int64_t q_batch, const float* k, const float* v, int64_t kv_ld,
+                                  float* out, int64_t t, int64_t q_rows, int64_t d) {
+  return {q, d, q_batch == 1 ? 0 : q_rows * d, k, kv_ld, t * kv_ld, v, kv_ld, t * kv_ld, out, q_rows * d};
+}
+
+int64_t attention_scratch_floats(int64_t t, int64_t q_rows, int64_t qblocks, int threads) {
+  return static_cast<int64_t>(threads) * ((q_rows + qblocks - 1) / qblocks) * t;
+}
+
 // The scores are scaled in the GEMM (alpha): q.k * scale. timm's modern q * scale before q.k is the same product up
 // to one rounding (within the float32 tolerance), so both eras share it.
-void attention_ws(const float* qkv, float* out, int64_t b, int64_t t, int64_t q_rows, int64_t d, int64_t heads,
+void attention_ws(const AttentionOperands& a, int64_t b, int64_t t, int64_t q_rows, int64_t d, int64_t heads,
                   float scale, int64_t qblocks, float* scratch) {
-  const int64_t hd = d / heads, ld = 3 * d;
+  const int64_t hd = d / heads;
   const int64_t rows_per = (q_rows + qblocks - 1) / qblocks;
 #pragma omp for schedule(dynamic, 1)
   for (int64_t task = 0; task < b * heads * qblocks; ++task) {
@@ -35,36 +50,50 @@ void attention_ws(const float* qkv, float* out, int64_t b, int64_t t, int64_t q_
     const int64_t r0 = qb * rows_per, rows = std::min(q_rows, r0 + rows_per) - r0;
     if (rows <= 0) continue;
     float* s = scratch + static_cast<int64_t>(omp_get_thread_num()) * rows_per * t;
-    const float* base = qkv + bi * t * ld + h * hd;
-    const float* q = base + r0 * ld;
-    const float* k = base + d;
-    const float* v = base + 2 * d;
-    dnnl_sgemm('N', 'T', rows, t, hd, scale, q, ld, k, ld, 0.f, s, t);
+    const float* q = a.q + bi * a.q_bs + r0 * a.q_ld + h * hd;
+    const float* k = a.k + bi * a.k_bs + h * hd;
+    const float* v = a.v + bi * a.v_bs + h * hd;
+    dnnl_sgemm('N', 'T', rows, t, hd, scale, q, a.q_ld, k, a.k_ld, 0.f, s, t);
     for (int64_t r = 0; r < rows; ++r) softmax_row(s + r * t, t);
-    dnnl_sgemm('N', 'N', rows, hd, t, 1.f, s, t, v, ld, 0.f, out + (bi * q_rows + r0) * d + h * hd, d);
+    dnnl_sgemm('N', 'N', rows, hd, t, 1.f, s, t, v, a.v_ld, 0.f, a.out + bi * a.out_bs + r0 * d + h * hd, d);
   }
 }
 
 namespace {
 
-// Inside the executor's parallel regions: every thread of the region calls run_ws.
+// Inside the executor's parallel regions: every thread of the region calls run_ws. The operands are read in place:
+// packed qkv, or q with kv (k | v) or with k and v.
 class AttentionStep : public Step {
  public:
   AttentionStep(const Env& env, const Node& n)
-      : Step(env, n), qkv_(env.tensor(n.inputs[0])), out_(env.tensor(n.output)), x_(env.shape(n.inputs[0])),
-        q_(env.shape(n.output)[1]), heads_(n.iattr("heads")), scale_(static_cast<float>(n.attr("scale"))) {}
+      : Step(env, n), heads_(n.iattr("heads")), scale_(static_cast<float>(n.attr("scale"))) {
+    const auto& y = env.shape(n.output);
+    b_ = y[0], q_ = y[1], d_ = y[2];
+    const float* x = env.tensor(n.inputs[0]);
+    float* out = env.tensor(n.output);
+    if (n.inputs.size() == 1) {
+      t_ = env.shape(n.inputs[0])[1];
+      ops_ = attention_packed(x, out, t_, q_, d_);
+    } else {
+      t_ = env.shape(n.inputs[1])[1];
+      const float* k = env.tensor(n.inputs[1]);
+      const bool kv = n.inputs.size() == 2;
+      ops_ = attention_split(x, env.shape(n.inputs[0])[0], k, kv ? k + d_ : env.tensor(n.inputs[2]), kv ? 2 * d_ : d_,
+                             out, t_, q_, d_);
+    }
+  }
   bool worksharing() const override { return true; }
-  size_t scratch_bytes(int threads) const override { return sizeof(float) * threads * x_[1] * x_[1]; }
+  size_t scratch_bytes(int threads) const override {
+    return sizeof(float) * attention_scratch_floats(t_, q_, qblocks(threads), threads);
+  }
   void run_ws(int threads, void* scratch) override {
-    attention_ws(qkv_, out_, x_[0], x_[1], q_, x_[2] / 3, heads_, scale_,
-                 attention_query_blocks(x_[0], q_, heads_, threads), static_cast<float*>(scratch));
+    attention_ws(ops_, b_, t_, q_, d_, heads_, scale_, qblocks(threads), static_cast<float*>(scratch));
   }
 
  private:
-  const float* qkv_;
-  float* out_;
-  std::vector<int64_t> x_;
-  int64_t q_, heads_;
+  int64_t qblocks(int threads) const { return attention_query_blocks(b_, q_, heads_, threads); }
+  AttentionOperands ops_;
+  int64_t b_, t_, q_, d_, heads_;
   float scale_;
 };
 

@@ -1,6 +1,7 @@
 #include "cpu/dnnl-linear.h"
 
 #include <cstdlib>
+#include <utility>
 #include <vector>
 
 #include "cpu/ops.h"
@@ -70,6 +71,22 @@ memory packed_weight(WeightStore& store, const std::string& key, const memory::d
   return packed;
 }
 
+// oneDNN's eltwise post-op for an activation code (swish is x * sigmoid(alpha x)).
+std::pair<dnnl::algorithm, float> eltwise_of(Act act) {
+  using a = dnnl::algorithm;
+  switch (act) {
+    case Act::Gelu: return {a::eltwise_gelu_erf, 0.f};
+    case Act::Tanh: return {a::eltwise_tanh, 0.f};
+    case Act::GeluTanh: return {a::eltwise_gelu_tanh, 0.f};
+    case Act::QuickGelu: return {a::eltwise_swish, kQuickGeluAlpha};
+    case Act::Silu: return {a::eltwise_swish, 1.f};
+    case Act::Relu: return {a::eltwise_relu, 0.f};
+    case Act::Sigmoid: return {a::eltwise_logistic, 0.f};
+    case Act::None: break;
+  }
+  fail(ErrorCode::Internal, "linear: no oneDNN eltwise for act " + std::to_string(static_cast<int>(act)));
+}
+
 }  // namespace
 
 DnnlLinear::DnnlLinear(WeightStore& store, const std::string& weight_key, const float* bias, const float* gamma,
@@ -102,9 +119,11 @@ DnnlLinear::DnnlLinear(WeightStore& store, const std::string& weight_key, const 
   int idx = 0;
   sep_gelu_ = gelu_pass && m * n <= kL2Floats;
   rows_ = m, cols_ = n;
-  if (act == Act::Gelu && !sep_gelu_) po.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f), ++idx;
-  if (act == Act::Tanh) po.append_eltwise(1.f, dnnl::algorithm::eltwise_tanh, 0.f, 0.f), ++idx;
-  if (act == Act::GeluTanh) po.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_tanh, 0.f, 0.f), ++idx;
+  if (act != Act::None && !sep_gelu_) {
+    const auto [alg, alpha] = eltwise_of(act);
+    po.append_eltwise(1.f, alg, alpha, 0.f);
+    ++idx;
+  }
   if (has_gamma_) {
     po.append_binary(dnnl::algorithm::binary_mul, row_md);
     gamma_idx_ = idx++;

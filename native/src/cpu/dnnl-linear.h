@@ -5,11 +5,12 @@
 #include <memory>
 #include <string>
 
+#include "vit/act.h"
 #include "vit/weights.h"
 
 namespace vit::cpu {
 
-enum class Act { None = 0, Gelu = 1, Tanh = 2, GeluTanh = 3 };
+using vit::Act;
 
 dnnl::engine& cpu_engine();
 bool bf16_supported();  // oneDNN's effective ISA has AVX512-BF16

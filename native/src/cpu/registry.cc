@@ -33,6 +33,12 @@ constexpr Entry kSteps[] = {
     {OpKind::Relu, make_relu},
     {OpKind::MaxPool2d, make_pool2d},
     {OpKind::AvgPool2d, make_pool2d},
+    {OpKind::Act, make_act},
+    {OpKind::Mul, make_mul},
+    {OpKind::Glu, make_glu},
+    {OpKind::RmsNorm, make_rms_norm},
+    {OpKind::HeadNorm, make_head_norm},
+    {OpKind::SliceLast, make_slice_last},
 };
 
 const Entry* find(OpKind op) {

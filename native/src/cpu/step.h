@@ -83,5 +83,11 @@ std::unique_ptr<Step> make_conv2d(const Env& env, const Node& n);          // ba
 std::unique_ptr<Step> make_group_norm(const Env& env, const Node& n);      // backbone.cc
 std::unique_ptr<Step> make_relu(const Env& env, const Node& n);            // backbone.cc
 std::unique_ptr<Step> make_pool2d(const Env& env, const Node& n);          // backbone.cc (max and avg)
+std::unique_ptr<Step> make_act(const Env& env, const Node& n);             // act.cc
+std::unique_ptr<Step> make_glu(const Env& env, const Node& n);             // glu.cc
+std::unique_ptr<Step> make_mul(const Env& env, const Node& n);             // glu.cc
+std::unique_ptr<Step> make_rms_norm(const Env& env, const Node& n);        // norm.cc
+std::unique_ptr<Step> make_head_norm(const Env& env, const Node& n);       // norm.cc
+std::unique_ptr<Step> make_slice_last(const Env& env, const Node& n);      // tokens.cc
 
 }  // namespace vit::cpu

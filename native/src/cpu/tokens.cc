@@ -1,4 +1,5 @@
-// Token bookkeeping: patchify (conv with kernel == stride as a GEMM operand), prefix concat, pooling, layouts.
+// Token bookkeeping: patchify (conv with kernel == stride as a GEMM operand), prefix concat, pooling, layouts,
+// column slices.
 #include <algorithm>
 #include <cstring>
 
@@ -69,6 +70,10 @@ void tokens_to_nchw(const float* x, float* y, int64_t b, int64_t n, int64_t d, i
       for (int64_t i = 0; i < n; ++i) y[(bi * d + c) * n + i] = x[(bi * n + i) * d + c];
 }
 
+void slice_last_rows(const float* x, float* y, int64_t rows, int64_t c, int64_t start, int64_t count) {
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(y + r * count, x + r * c + start, count * sizeof(float));
+}
+
 std::unique_ptr<Step> make_concat_prefix(const Env& env, const Node& n) {
   std::vector<const float*> pre;
   std::vector<int64_t> counts;
@@ -109,6 +114,15 @@ std::unique_ptr<Step> make_tokens_to_nchw(const Env& env, const Node& n) {
   float* y = env.tensor(n.output);
   const auto xs = env.shape(n.inputs[0]);
   return serial_step(env, n, [=](dnnl::stream&, int threads, void*) { tokens_to_nchw(x, y, xs[0], xs[1], xs[2], threads); });
+}
+
+std::unique_ptr<Step> make_slice_last(const Env& env, const Node& n) {
+  const float* x = env.tensor(n.inputs[0]);
+  float* y = env.tensor(n.output);
+  const int64_t c = env.shape(n.inputs[0]).back(), count = env.shape(n.output).back(), start = n.iattr("start");
+  return row_step(env, n, [=](int64_t r0, int64_t r1) {
+    slice_last_rows(x + r0 * c, y + r0 * count, r1 - r0, c, start, count);
+  });
 }
 
 }  // namespace vit::cpu

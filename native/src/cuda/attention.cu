@@ -1,5 +1,7 @@
 // Attention on the packed qkv[B, T, 3D] (q | k | v, head-major) -> out[B, q, D]: the first q query rows (attr
-// `queries`, default T) over all T keys, so a last block can compute only its prefix-token rows.
+// `queries`, default T) over all T keys, so a last block can compute only its prefix-token rows. Split forms:
+// [q, kv] (q[Bq, Q, D], kv[B, T, 2D] = k | v) and [q, k, v] (k, v [B, T, D]), Bq 1 (one q shared by the batch,
+// timm AttentionPoolLatent) or B; these run the unfused path below.
 // float16 / bfloat16 on sm_80+ with head_dim in {32, 64, 96, 128}: a fused flash-style kernel (tensor-core
 // mma.sync m16n8k16, float32 scores and online softmax in registers, P rounded to the model dtype for P.V as
 // in FlashAttention): v1 below, or v2 (attention-v2.cu: K/V of a (batch, head) kept in shared memory) when
@@ -189,19 +191,37 @@ bool want_v2(const Node& n) {
 }
 
 struct Dims {
-  int64_t b, t, d, heads, hd, q;  // q: query rows computed (attr queries, default T)
+  int64_t b, t, d, heads, hd, q;  // b: batch of k / v / out; t: keys; q: query rows computed
+  int inputs;                     // 1: packed qkv[B,T,3D]; 2: q[Bq,Q,D], kv[B,T,2D]; 3: q[Bq,Q,D], k, v[B,T,D]
+  int64_t bq;                     // q's batch: B, or 1 (one q shared by the batch)
 };
 
 Dims attention_dims(const OpEnv& env, const Node& n) {
   const auto& xs = env.shape(n.inputs[0]);
-  VIT_CHECK(xs.size() == 3 && xs[2] % 3 == 0, Shape, node_label(n) + ": expects qkv[B, T, 3D]");
-  Dims dm{xs[0], xs[1], xs[2] / 3, n.iattr("heads"), 0, 0};
+  const int inputs = static_cast<int>(n.inputs.size());
+  Dims dm{};
+  dm.inputs = inputs;
+  dm.heads = n.iattr("heads");
+  if (inputs == 1) {
+    VIT_CHECK(xs.size() == 3 && xs[2] % 3 == 0, Shape, node_label(n) + ": expects qkv[B, T, 3D]");
+    dm.b = dm.bq = xs[0], dm.t = xs[1], dm.d = xs[2] / 3;
+    dm.q = n.has_attr("queries") ? n.iattr("queries") : static_cast<int>(dm.t);  // as core/shape-check.cc reads it
+    VIT_CHECK(dm.q >= 1 && dm.q <= dm.t, Shape, node_label(n) + ": queries must be in [1, T]");
+  } else {
+    const auto& ks = env.shape(n.inputs[1]);
+    VIT_CHECK(inputs <= 3 && xs.size() == 3 && ks.size() == 3, Shape, node_label(n) + ": expects q, kv or q, k, v");
+    dm.bq = xs[0], dm.q = xs[1], dm.d = xs[2], dm.b = ks[0], dm.t = ks[1];
+    VIT_CHECK(ks[2] == (inputs == 2 ? 2 : 1) * dm.d && (dm.bq == 1 || dm.bq == dm.b) &&
+                  (inputs == 2 || env.shape(n.inputs[2]) == ks),
+              Shape, node_label(n) + ": q, k, v shapes do not fit");
+  }
   VIT_CHECK(dm.heads > 0 && dm.d % dm.heads == 0, Shape, node_label(n) + ": D not divisible by heads");
   dm.hd = dm.d / dm.heads;
-  dm.q = n.has_attr("queries") ? n.iattr("queries") : static_cast<int>(dm.t);  // as core/shape-check.cc reads it
-  VIT_CHECK(dm.q >= 1 && dm.q <= dm.t, Shape, node_label(n) + ": queries must be in [1, T]");
   return dm;
 }
+
+// The fused kernels read packed qkv only; the split forms run the unfused path.
+bool fused(const OpEnv& env, const Dims& dm) { return dm.inputs == 1 && use_flash(env, static_cast<int>(dm.hd)); }
 
 // Batch items per chunk of the unfused path, and the scratch bytes per item (f32 scores [+ 16-bit P]).
 int64_t per_item_bytes(const OpEnv& env, const Dims& dm) {
@@ -216,7 +236,7 @@ int64_t chunk_items(const OpEnv& env, const Dims& dm) {
 
 size_t attention_scratch_bytes(const OpEnv& env, const Node& n) {
   const Dims dm = attention_dims(env, n);
-  if (use_flash(env, static_cast<int>(dm.hd))) return 0;
+  if (fused(env, dm)) return 0;
   return static_cast<size_t>(chunk_items(env, dm) * per_item_bytes(env, dm));
 }
 
@@ -229,7 +249,7 @@ StepFn op_attention(OpEnv& env, const Node& n) {
   VIT_CHECK(numel(env.shape(n.output)) == dm.b * dm.q * dm.d, Shape,
             node_label(n) + ": output must be [B, queries, D]");
   const bool v2 = want_v2(n);
-  if (use_flash(env, static_cast<int>(dm.hd))) {
+  if (fused(env, dm)) {
     const int b = static_cast<int>(dm.b), t = static_cast<int>(dm.t), q = static_cast<int>(dm.q),
               d = static_cast<int>(dm.d), heads = static_cast<int>(dm.heads);
     // v2 falls back to v1 when K/V of one (batch, head) do not fit shared memory.
@@ -253,16 +273,33 @@ StepFn op_attention(OpEnv& env, const Node& n) {
   char* scratch = static_cast<char*>(env.scratch);
   const int64_t scores_bytes = chunk * dm.heads * tt * 4;
   char* p_buf = dt == DType::F32 ? scratch : scratch + (scores_bytes + 255) / 256 * 256;
+  // q, k, v of (batch item, head 0): tensor, element offset, batch stride, row stride (ld).
+  struct Operand {
+    const char* base;
+    int64_t off, bs;
+    int ld;
+  };
+  const int64_t D = dm.d, T = dm.t;
+  const char* t0 = static_cast<const char*>(env.tensor(n.inputs[0]));
+  Operand oq{t0, 0, T * 3 * D, static_cast<int>(3 * D)}, ok{t0, D, T * 3 * D, static_cast<int>(3 * D)},
+      ov{t0, 2 * D, T * 3 * D, static_cast<int>(3 * D)};
+  if (dm.inputs > 1) {
+    const char* t1 = static_cast<const char*>(env.tensor(n.inputs[1]));
+    const int64_t kv_w = dm.inputs == 2 ? 2 * D : D;
+    oq = {t0, 0, dm.bq == 1 ? 0 : dm.q * D, static_cast<int>(D)};
+    ok = {t1, 0, T * kv_w, static_cast<int>(kv_w)};
+    ov = dm.inputs == 2 ? Operand{t1, D, T * kv_w, static_cast<int>(kv_w)}
+                        : Operand{static_cast<const char*>(env.tensor(n.inputs[2])), 0, T * D, static_cast<int>(D)};
+  }
+  auto at = [&](const Operand& o, int64_t bi, int64_t h) { return o.base + (o.off + bi * o.bs + h * dm.hd) * es; };
   std::vector<const void*> host(static_cast<size_t>(nb * 6));
-  const char* q0 = static_cast<const char*>(qkv);
   for (int64_t bi = 0; bi < dm.b; ++bi)
     for (int64_t h = 0; h < dm.heads; ++h) {
       const int64_t i = bi * dm.heads + h, ci = (bi % chunk) * dm.heads + h;
-      const char* q = q0 + (bi * dm.t * 3 * dm.d + h * dm.hd) * es;
-      host[0 * nb + i] = q + dm.d * es;                                  // K (A of S^T = K Q^T)
-      host[1 * nb + i] = q;                                              // Q
+      host[0 * nb + i] = at(ok, bi, h);                                  // K (A of S^T = K Q^T)
+      host[1 * nb + i] = at(oq, bi, h);                                  // Q
       host[2 * nb + i] = scratch + ci * tt * 4;                          // S (float32)
-      host[3 * nb + i] = q + 2 * dm.d * es;                              // V
+      host[3 * nb + i] = at(ov, bi, h);                                  // V
       host[4 * nb + i] = p_buf + ci * tt * es;                           // P
       host[5 * nb + i] = static_cast<char*>(out) + (bi * dm.q * dm.d + h * dm.hd) * es;  // O (q rows per item)
     }
@@ -274,7 +311,7 @@ StepFn op_attention(OpEnv& env, const Node& n) {
   cublasHandle_t blas = env.blas();
   const bool tf32 = env.tf32;
   const int t = static_cast<int>(dm.t), nq = static_cast<int>(dm.q), hd = static_cast<int>(dm.hd),
-            ld3 = static_cast<int>(3 * dm.d), ldo = static_cast<int>(dm.d);
+            ldq = oq.ld, ldk = ok.ld, ldv = ov.ld, ldo = static_cast<int>(dm.d);
   const int64_t B = dm.b, H = dm.heads;
   const std::string what = node_label(n);
   return [=](cudaStream_t s) {
@@ -283,11 +320,11 @@ StepFn op_attention(OpEnv& env, const Node& n) {
       const int batch = static_cast<int>(items * H);
       const int64_t off = b0 * H;
       // S^T (keys x queries, col-major) = K Q^T: m = T, n = q (the first q query rows), k = hd.
-      gemm_batched(blas, s, true, false, t, nq, hd, scale, pa + 0 * nb + off, ld3, pa + 1 * nb + off, ld3, 0.f,
+      gemm_batched(blas, s, true, false, t, nq, hd, scale, pa + 0 * nb + off, ldk, pa + 1 * nb + off, ldq, 0.f,
                    const_cast<void* const*>(pa + 2 * nb + off), t, batch, dt, DType::F32, tf32, what + " q.k");
       softmax_rows(scratch, DType::F32, p_buf, dt, static_cast<int64_t>(batch) * nq, t, s);
-      // O^T (hd x q) = V^T (hd x T, ld 3D) P^T (T x q, ld T).
-      gemm_batched(blas, s, false, false, hd, nq, t, 1.f, pa + 3 * nb + off, ld3, pa + 4 * nb + off, t, 0.f,
+      // O^T (hd x q) = V^T (hd x T, ld ldv) P^T (T x q, ld T).
+      gemm_batched(blas, s, false, false, hd, nq, t, 1.f, pa + 3 * nb + off, ldv, pa + 4 * nb + off, t, 0.f,
                    const_cast<void* const*>(pa + 5 * nb + off), ldo, batch, dt, dt, tf32, what + " p.v");
     }
   };

@@ -1,5 +1,6 @@
-// Elementwise ops and row softmax: dtype conversion, Add (alpha/beta, batch broadcast), GELU (exact erf),
-// Tanh, Softmax. Math in float32.
+// Elementwise ops and row softmax: dtype conversion, Add (alpha/beta, batch broadcast), activations (Act by code,
+// GELU, Tanh), Softmax. Math in float32.
+#include "cuda/act.cuh"
 #include "cuda/common.cuh"
 #include "cuda/ops.cuh"
 
@@ -22,12 +23,10 @@ __global__ void add_kernel(const T* __restrict__ a, const T* __restrict__ b, T* 
   }
 }
 
-template <typename T, int ACT>  // 1 gelu (erf), 2 tanh
+template <typename T, int ACT>  // vit/act.h codes
 __global__ void act_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    const float v = to_f<T>(x[i]);
-    y[i] = from_f<T>(ACT == 1 ? 0.5f * v * (1.f + erff(v * 0.70710678118654752f)) : tanhf(v));
-  }
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    y[i] = from_f<T>(act_f<ACT>(to_f<T>(x[i])));
 }
 
 // One warp per row; three passes over the row (max, sum, write), reads stay in L1/L2.
@@ -100,22 +99,23 @@ StepFn op_add(OpEnv& env, const Node& n) {
 }
 
 namespace {
-template <int ACT>
-StepFn op_act(OpEnv& env, const Node& n) {
+StepFn act_step(OpEnv& env, const Node& n, int act) {
+  VIT_CHECK(act >= 0 && act <= kActMax, Unsupported, node_label(n) + ": unknown act " + std::to_string(act));
   const int64_t total = numel(env.shape(n.output));
   const void* x = env.tensor(n.inputs[0]);
   void* y = env.tensor(n.output);
   const DType dt = env.dtype;
   return [=](cudaStream_t s) {
-    VIT_DISPATCH_DTYPE(dt, act_kernel<T, ACT><<<grid_for(total, 256), 256, 0, s>>>(static_cast<const T*>(x),
-                                                                                 static_cast<T*>(y), total));
+    VIT_DISPATCH_DTYPE(dt, VIT_DISPATCH_ACT(act, act_kernel<T, ACT><<<grid_for(total, 256), 256, 0, s>>>(
+                                                     static_cast<const T*>(x), static_cast<T*>(y), total)));
     VIT_CUDA_LAUNCH_CHECK();
   };
 }
 }  // namespace
 
-StepFn op_gelu(OpEnv& env, const Node& n) { return op_act<1>(env, n); }
-StepFn op_tanh(OpEnv& env, const Node& n) { return op_act<2>(env, n); }
+StepFn op_act(OpEnv& env, const Node& n) { return act_step(env, n, n.iattr("act")); }
+StepFn op_gelu(OpEnv& env, const Node& n) { return act_step(env, n, int(Act::Gelu)); }
+StepFn op_tanh(OpEnv& env, const Node& n) { return act_step(env, n, int(Act::Tanh)); }
 
 StepFn op_softmax(OpEnv& env, const Node& n) {
   const auto& ys = env.shape(n.output);

@@ -1,23 +1,16 @@
 // Linear: y = residual + gamma * act(x W^T + b).
 // act == none: one cuBLASLt call (bias epilogue, residual as C with beta = 1, LayerScale folded into W and b
-// once at upload). act == gelu / tanh: cuBLASLt with the bias epilogue, then one fused pass for the exact-erf
-// GELU (or tanh), gamma and the residual. cuBLASLt's own GELU epilogue is the tanh approximation: used only for
+// once at upload). Any other act (vit/act.h): cuBLASLt with the bias epilogue, then one fused pass for the act,
+// gamma and the residual. cuBLASLt's own GELU epilogue is the tanh approximation: used only for
 // act == gelu_tanh (a model built with act_layer 'gelu_tanh'), alone in one call when nothing follows it.
 #include <memory>
 
+#include "cuda/act.cuh"
 #include "cuda/common.cuh"
 #include "cuda/gemm.cuh"
 #include "cuda/ops.cuh"
 
 namespace vit::cuda {
-
-template <int ACT>
-__device__ __forceinline__ float act_f(float v) {
-  if (ACT == 1) return 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
-  if (ACT == 2) return tanhf(v);
-  if (ACT == 3) return 0.5f * v * (1.f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-  return v;
-}
 
 // In place on y[rows, n]: y = (res ? res : 0) + (gamma ? gamma[col] : 1) * act(y). VEC elements per thread
 // step (VEC divides n; pointers 16-byte aligned when VEC > 1).
@@ -79,7 +72,7 @@ StepFn op_linear(OpEnv& env, const Node& n) {
   VIT_CHECK(xs.back() == k && numel(env.shape(n.output)) == m * nout, Shape,
             node_label(n) + ": input width " + std::to_string(xs.back()) + " vs weight " + std::to_string(k));
   const int act = n.iattr("act");
-  VIT_CHECK(act >= 0 && act <= 3, Unsupported, node_label(n) + ": unknown act " + std::to_string(act));
+  VIT_CHECK(act >= 0 && act <= kActMax, Unsupported, node_label(n) + ": unknown act " + std::to_string(act));
   const bool has_res = n.inputs.size() >= 2;
   const bool has_bias = n.weight("bias") != nullptr, has_gamma = n.weight("gamma") != nullptr;
   const void* x = env.tensor(n.inputs[0]);
@@ -106,17 +99,9 @@ StepFn op_linear(OpEnv& env, const Node& n) {
   if (gelu_tanh_epilogue) return [=](cudaStream_t s) { gemm->run(s, x, w, b, nullptr, y, wsp); };
   return [=](cudaStream_t s) {
     gemm->run(s, x, w, b, nullptr, y, wsp);
-    VIT_DISPATCH_DTYPE(dt, {
-      if (act == 1)
-        linear_epilogue_cuda<T, 1>(static_cast<T*>(y), static_cast<const T*>(res), static_cast<const T*>(gamma), m,
-                                   nout, s);
-      else if (act == 2)
-        linear_epilogue_cuda<T, 2>(static_cast<T*>(y), static_cast<const T*>(res), static_cast<const T*>(gamma), m,
-                                   nout, s);
-      else
-        linear_epilogue_cuda<T, 3>(static_cast<T*>(y), static_cast<const T*>(res), static_cast<const T*>(gamma), m,
-                                   nout, s);
-    });
+    VIT_DISPATCH_DTYPE(dt, VIT_DISPATCH_ACT(act, linear_epilogue_cuda<T, ACT>(static_cast<T*>(y),
+                                                                        static_cast<const T*>(res),
+                                                                        static_cast<const T*>(gamma), m, nout, s)));
   };
 }
 

@@ -72,6 +72,12 @@ StepFn op_conv2d(OpEnv& env, const Node& n);
 StepFn op_group_norm(OpEnv& env, const Node& n);
 StepFn op_relu(OpEnv& env, const Node& n);
 StepFn op_pool2d(OpEnv& env, const Node& n);  // MaxPool2d and AvgPool2d
+StepFn op_act(OpEnv& env, const Node& n);         // eltwise.cu
+StepFn op_mul(OpEnv& env, const Node& n);         // glu.cu
+StepFn op_glu(OpEnv& env, const Node& n);         // glu.cu
+StepFn op_rms_norm(OpEnv& env, const Node& n);    // layer-norm.cu
+StepFn op_head_norm(OpEnv& env, const Node& n);   // layer-norm.cu
+StepFn op_slice_last(OpEnv& env, const Node& n);  // tokens.cu
 
 size_t attention_scratch_bytes(const OpEnv& env, const Node& n);
 size_t patch_embed_scratch_bytes(const OpEnv& env, const Node& n);

@@ -37,6 +37,12 @@ const Entry kSteps[] = {
     {OpKind::Relu, op_relu, nullptr},
     {OpKind::MaxPool2d, op_pool2d, nullptr},
     {OpKind::AvgPool2d, op_pool2d, nullptr},
+    {OpKind::Act, op_act, nullptr},
+    {OpKind::Mul, op_mul, nullptr},
+    {OpKind::Glu, op_glu, nullptr},
+    {OpKind::RmsNorm, op_rms_norm, nullptr},
+    {OpKind::HeadNorm, op_head_norm, nullptr},
+    {OpKind::SliceLast, op_slice_last, nullptr},
 };
 
 const Entry* find(OpKind op) {

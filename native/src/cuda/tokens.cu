@@ -1,5 +1,6 @@
 // Token bookkeeping: prefix concat (class / distillation / register tokens, broadcast over the batch),
-// slicing, pooling (token, avg, max, avgmax over tokens [start, T)), tokens -> NCHW.
+// slicing (tokens, or columns of the last dim), pooling (token, avg, max, avgmax over tokens [start, T)),
+// tokens -> NCHW.
 #include "cuda/common.cuh"
 #include "cuda/ops.cuh"
 
@@ -31,6 +32,7 @@ __global__ void concat_prefix_kernel(const T* __restrict__ x, PrefixList pre, T*
   }
 }
 
+// y[b, t, j] = x[b, start + t, j] for t < count: slice_tokens, and slice_last with d = 1 (t_in the last dim).
 template <typename T>
 __global__ void slice_tokens_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t total, int64_t t_in,
                                     int64_t start, int64_t count, int64_t d) {
@@ -113,6 +115,21 @@ StepFn op_slice_tokens(OpEnv& env, const Node& n) {
     if (total == 0) return;
     VIT_DISPATCH_DTYPE(dt, slice_tokens_kernel<T><<<grid_for(total, 256), 256, 0, s>>>(
                                static_cast<const T*>(x), static_cast<T*>(y), total, tin, start, count, d));
+    VIT_CUDA_LAUNCH_CHECK();
+  };
+}
+
+StepFn op_slice_last(OpEnv& env, const Node& n) {
+  const int64_t c = env.shape(n.inputs[0]).back(), count = env.shape(n.output).back();
+  const int64_t start = n.iattr("start");
+  VIT_CHECK(start >= 0 && count > 0 && start + count <= c, Shape, node_label(n) + ": slice out of range");
+  const void* x = env.tensor(n.inputs[0]);
+  void* y = env.tensor(n.output);
+  const int64_t total = numel(env.shape(n.output));
+  const DType dt = env.dtype;
+  return [=](cudaStream_t s) {
+    VIT_DISPATCH_DTYPE(dt, slice_tokens_kernel<T><<<grid_for(total, 256), 256, 0, s>>>(
+                               static_cast<const T*>(x), static_cast<T*>(y), total, c, start, count, 1));
     VIT_CUDA_LAUNCH_CHECK();
   };
 }
