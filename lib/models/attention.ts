@@ -1,6 +1,6 @@
 // timm Attention (layers/attention.py): packed qkv Linear, optional per-head q / k norms (qk_norm), multi-head
 // softmax(q k^T * scale) v, optional norm of the heads' output (scale_norm), proj Linear.
-import type { GraphBuilder, OpAttrs, Sym } from '../graph/builder.ts';
+import type { GraphBuilder, OpAttrs, OpWeights, Sym } from '../graph/builder.ts';
 import { Linear } from './layers.ts';
 import { makeNorm, type NormChoice, type NormModule } from './norms.ts';
 import { paramsOf, type ParamSpec } from './params.ts';
@@ -41,7 +41,7 @@ export class QkNorm {
   /** qkv [B, T, 3D] (q | k | v, head-major) -> the same with q and k normed per head. */
   build(g: GraphBuilder, qkv: Sym): Sym {
     const { kind, bias } = this.q.headNorm!;
-    const weights: Record<string, string> = { q_weight: `${this.prefix}.q_norm.weight`, k_weight: `${this.prefix}.k_norm.weight` };
+    const weights: OpWeights['head_norm'] = { q_weight: `${this.prefix}.q_norm.weight`, k_weight: `${this.prefix}.k_norm.weight` };
     if (bias) Object.assign(weights, { q_bias: `${this.prefix}.q_norm.bias`, k_bias: `${this.prefix}.k_norm.bias` });
     return g.op('head_norm', `${this.prefix}.qk_norm`, [qkv], qkv.shape, { weights, attrs: { heads: this.heads, eps: this.eps, kind } });
   }

@@ -1,7 +1,7 @@
 // timm ParallelScalingBlock (ViT-22B style, the _xp / pwee models): one in_norm and one in_proj whose output is
 // [mlp | q | k | v]; attention and the MLP run in parallel and x = x + ls(attn_out_proj(attn) + mlp_out_proj(act(mlp))).
 // Without qkv_bias, in_proj has no bias and the MLP part gets its own `mlp_bias`.
-import type { GraphBuilder, Sym } from '../graph/builder.ts';
+import type { GraphBuilder, OpAttrs, Sym } from '../graph/builder.ts';
 import { QkNorm } from './attention.ts';
 import { applyLs, keptRows, layerScale, pruneTo } from './block.ts';
 import { ACT_LAYERS, type BlockArgs, type BlockModule } from './factories.ts';
@@ -46,7 +46,7 @@ export class ParallelScalingBlock implements BlockModule {
     let qkv = slice('qkv', H, 3 * D);
     if (this.qkNorm) qkv = this.qkNorm.build(g, qkv);
     const q = keep ?? t;
-    const attrs: Record<string, number> = { heads: this.a.numHeads, scale: this.a.scale };
+    const attrs: OpAttrs['attention'] = { heads: this.a.numHeads, scale: this.a.scale };
     if (q !== t) attrs.queries = q;
     const xAttn = g.op('attention', `${this.prefix}.attn`, [qkv], [b, q, D], { attrs });
     let xMlp = slice('mlp', 0, H);

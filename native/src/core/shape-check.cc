@@ -83,6 +83,7 @@ Shape infer(const Node& n, const std::vector<const Shape*>& in, const WeightStor
     }
     case OpKind::Add: {
       const Shape &a = *in[0], &b = *in[1];
+      if (b.size() == 1 && !a.empty() && b[0] == a.back()) return a;  // a bias vector over every row
       if (a.size() != b.size() || a.empty()) bad(n, "rank mismatch " + str(a) + " + " + str(b));
       for (size_t i = 1; i < a.size(); ++i)
         if (a[i] != b[i]) bad(n, "shape mismatch " + str(a) + " + " + str(b));

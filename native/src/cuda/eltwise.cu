@@ -81,7 +81,7 @@ StepFn op_add(OpEnv& env, const Node& n) {
   const auto& ys = env.shape(n.output);
   const auto& bs = env.shape(n.inputs[1]);
   const int64_t total = numel(ys);
-  const bool bcast = bs[0] != ys[0];
+  const bool bcast = bs.size() != ys.size() || bs[0] != ys[0];  // b over the batch, or a bias vector [C]
   VIT_CHECK(numel(env.shape(n.inputs[0])) == total && (bcast ? numel(bs) * ys[0] == total : numel(bs) == total), Shape,
             node_label(n) + ": operand shapes do not match the output");
   const int64_t period = bcast ? numel(bs) : 0;
