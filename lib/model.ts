@@ -277,7 +277,14 @@ export class VitModel {
   private program(key: string, build: () => GraphBuilder): NativeProgram {
     let p = this.programs.get(key);
     if (!p) {
-      const spec = build().spec();
+      const g = build();
+      const spec = g.spec();
+      // Derived weights (RoPE tables, assembled biases) enter the store once, under their internal keys.
+      for (const [k, d] of g.derived) {
+        if (this.weights.has(k)) continue;
+        const data = d.make((key) => this.weights.get(key));
+        this.weights.set(k, d.shape, data);
+      }
       try {
         p = new binding.Program(spec, this.weights, this.device);
       } catch (err) {

@@ -27,7 +27,8 @@ export type OpName =
   | 'glu'
   | 'rms_norm'
   | 'head_norm'
-  | 'slice_last';
+  | 'slice_last'
+  | 'rope';
 
 /** The attributes of each op (numbers; integers where the doc says int). */
 export interface OpAttrs {
@@ -45,7 +46,10 @@ export interface OpAttrs {
   };
   /** x[B,N,D], t1[1,k1,D], t2[1,k2,D]... -> [B, k1+k2+..+N, D] (prefix tokens first). 1 or more inputs */
   concat_prefix: Record<string, never>;
-  /** alpha*a + beta*b; b broadcast over the batch when b.shape[0] == 1. 2 inputs [row_wise] */
+  /**
+   * alpha*a + beta*b; b broadcast over the batch when b.shape[0] == 1, or over every row when b is a vector [C]. 2
+   * inputs [row_wise]
+   */
   add: {
     /** scale of a. any real, default 1 */
     alpha?: number;
@@ -203,7 +207,7 @@ export interface OpAttrs {
     /** 1: ceil in the output size (PyTorch's rule). int in [0, 1], default 0 */
     ceil_mode?: number;
   };
-  /** an activation by code (linear's act codes). 1 input [row_wise, elementwise, test_only] */
+  /** an activation by code (linear's act codes). 1 input [row_wise, elementwise] */
   act: {
     /**
      * 0 none, 1 gelu (erf), 2 tanh, 3 gelu_tanh (tanh approximation), 4 quick_gelu (x * sigmoid(1.702 x)), 5 silu,
@@ -211,9 +215,9 @@ export interface OpAttrs {
      */
     act: number;
   };
-  /** a * b, same shapes (SwiGLU: act(fc1_g(x)) * fc1_x(x)). 2 inputs [row_wise, test_only] */
+  /** a * b, same shapes (SwiGLU: act(fc1_g(x)) * fc1_x(x)). 2 inputs [row_wise] */
   mul: Record<string, never>;
-  /** x[..,2H] -> [..,H]: act(gate) * value over the two halves of the last dim. 1 input [row_wise, test_only] */
+  /** x[..,2H] -> [..,H]: act(gate) * value over the two halves of the last dim. 1 input [row_wise] */
   glu: {
     /**
      * 0 none, 1 gelu (erf), 2 tanh, 3 gelu_tanh (tanh approximation), 4 quick_gelu (x * sigmoid(1.702 x)), 5 silu,
@@ -223,14 +227,14 @@ export interface OpAttrs {
     /** 1: gate = x[..,:H] (timm SwiGLUPacked); 0: gate = x[..,H:] (timm GluMlp). int in [0, 1], default 0 */
     gate_first?: number;
   };
-  /** timm RmsNorm over the last dim: x * rsqrt(mean(x^2) + eps) * weight[D] (no bias). 1 input [row_wise, test_only] */
+  /** timm RmsNorm over the last dim: x * rsqrt(mean(x^2) + eps) * weight[D] (no bias). 1 input [row_wise] */
   rms_norm: {
     /** added to the mean square. real >= 0, default 1e-6 */
     eps?: number;
   };
   /**
    * qkv[..,3D] (q|k|v, head-major) -> same: q and k normalised per head over D/heads (timm qk_norm) with q_weight,
-   * k_weight [D/heads] (and q_bias, k_bias for LayerNorm); v copied. 1 input [row_wise, test_only]
+   * k_weight [D/heads] (and q_bias, k_bias for LayerNorm); v copied. 1 input [row_wise]
    */
   head_norm: {
     /** number of heads (divides D). int >= 1, required */
@@ -240,12 +244,30 @@ export interface OpAttrs {
     /** 0 LayerNorm, 1 RmsNorm (no bias). int in [0, 1], default 0 */
     kind?: number;
   };
-  /** x[..,C] -> [..,count]: columns [start, start + count) of the last dim. 1 input [row_wise, test_only] */
+  /** x[..,C] -> [..,count]: columns [start, start + count) of the last dim. 1 input [row_wise] */
   slice_last: {
     /** first column. int >= 0, default 0 */
     start?: number;
     /** number of columns. int >= 1, required */
     count: number;
+  };
+  /**
+   * x[B,T,W] -> same: the first `sections` column blocks of width D = heads*hd (q, k of a packed qkv) are rotated
+   * per head for tokens t >= start: y = x*cos + rot(x)*sin with table[Ht, T-start, 2*hd] = [sin | cos] (Ht 1:
+   * shared by the heads, or heads: one table per head); other columns and tokens copied. 1 input [row_wise]
+   */
+  rope: {
+    /** number of heads (D = heads * hd, hd = table width / 2). int >= 1, required */
+    heads: number;
+    /** column blocks of width D rotated (2: q and k of packed qkv). int >= 1, default 1 */
+    sections?: number;
+    /** first rotated token (prefix tokens before it stay as they are). int >= 0, default 0 */
+    start?: number;
+    /**
+     * pair layout of rot: 0 interleaved (x0,x1)->(-x1,x0); 1 rotate_half cat(-x[hd/2:], x[:hd/2]). int in [0, 1],
+     * default 0
+     */
+    half?: number;
   };
 }
 
@@ -305,4 +327,7 @@ export interface OpWeights {
     k_bias?: string;
   };
   slice_last: Record<string, never>;
+  rope: {
+    table: string;
+  };
 }

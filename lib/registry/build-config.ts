@@ -5,7 +5,7 @@
 //    representation layer that comes from the entrypoint is dropped when num_classes differs from the cfg's
 //    ("Removing representation layer for fine-tuning"); an explicit representation size is always kept.
 //    Seed hybrids ignore patch_size (their projection is a 1x1 conv).
-import { defaultVitConfig, type PretrainedCfg, type VitConfig } from '../models/config.ts';
+import { defaultVitConfig, EVA_DEFAULTS, type PretrainedCfg, type VitConfig } from '../models/config.ts';
 import { registryError } from './errors.ts';
 import type { Lookup } from './lookup.ts';
 import { mapModelArgs } from './model-args.ts';
@@ -27,13 +27,14 @@ export function buildConfig({ look, pretrainedCfg: cfg, modelArgs, pretrained }:
   // A timm model class vitnode has not built yet (eva.py's Eva): resolvable and listed, never buildable.
   const built = Object.hasOwn(MODEL_CLASSES, look.arch.cls);
   const args = built
-    ? mapModelArgs({ ...look.arch.args, ...(pretrained ? look.arch.pretrainedArgs : {}) })
+    ? mapModelArgs({ ...look.arch.args, ...(pretrained ? look.arch.pretrainedArgs : {}) }, look.arch.cls)
     : { unsupported: [`model class ${look.arch.cls}`] };
-  const explicit = built ? mapModelArgs(modelArgs) : {};
+  const explicit = built ? mapModelArgs(modelArgs, look.arch.cls) : {};
   const legacy = look.era === 'legacy';
   const c: VitConfig = {
     ...defaultVitConfig,
     ...(legacy ? LEGACY_BASE : {}),
+    ...(look.arch.cls === 'Eva' ? EVA_DEFAULTS : {}),
     ...args,
     modelClass: look.arch.cls,
     load: loadRules(look.arch.load),

@@ -1,0 +1,85 @@
+// timm's eva.py (EVA, EVA-02, EVA-CLIP, Perception Encoder, RoPE-ViT, SBB, DINOv3, LingBot): every case of
+// test/fixtures/eva (timm 1.0.29 on random weights, see its README) matches timm at the float32 tolerance on every
+// output it lists; the original-layout checkpoints (`orig`) convert to the same numbers; bad rope input is refused.
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createModel, readSafetensors, Tensor } from '../lib/index.ts';
+import { close, FIXTURES, tmpDir, type ParityCase } from './helpers.ts';
+import { checkCase } from './parity-check.ts';
+import { writeFileSync } from 'node:fs';
+
+const DIR = join(FIXTURES, 'eva');
+type EvaCase = ParityCase & { why?: string; orig?: { file: string; keys_from_case: string[] } };
+const cases: EvaCase[] = JSON.parse(readFileSync(join(DIR, 'manifest.json'), 'utf8'));
+
+for (const c of cases) {
+  test(`${c.name}: timm's outputs (${c.config.architecture})`, (t) => checkCase(t, DIR, c));
+}
+
+/** A safetensors file of F32 tensors. */
+function writeSafetensors(path: string, tensors: Map<string, { shape: number[]; data: Float32Array }>) {
+  const header: Record<string, unknown> = {};
+  let off = 0;
+  for (const [k, v] of tensors) {
+    header[k] = { dtype: 'F32', shape: v.shape, data_offsets: [off, off + v.data.byteLength] };
+    off += v.data.byteLength;
+  }
+  const h = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(h.length));
+  writeFileSync(path, Buffer.concat([len, h, ...[...tensors.values()].map((v) => Buffer.from(v.data.buffer, v.data.byteOffset, v.data.byteLength))]));
+}
+
+for (const c of cases.filter((k) => k.orig)) {
+  test(`${c.name}: original layout ${c.orig!.file} converts as timm's checkpoint_filter_fn`, async (t) => {
+    let ckpt = join(DIR, c.orig!.file);
+    if (c.orig!.keys_from_case.length) {
+      // keys the original lacks (DINOv3's backbone has no head) come from the case's weights, as the fixture did
+      const orig = readSafetensors(ckpt);
+      const own = readSafetensors(join(DIR, c.weights));
+      const all = new Map([...orig].map(([k, v]) => [k, { shape: [...v.shape], data: Float32Array.from(v.data) }]));
+      for (const k of c.orig!.keys_from_case) all.set(k, { shape: [...own.get(k)!.shape], data: Float32Array.from(own.get(k)!.data) });
+      ckpt = join(tmpDir(t), 'orig+case.safetensors');
+      writeSafetensors(ckpt, all);
+    }
+    const model = await createModel(c.config, { checkpoint: ckpt });
+    t.teardown(() => model.dispose());
+    const want = readSafetensors(join(DIR, c.weights));
+    for (const [k, v] of want) close(t, model.getWeight(k), v, `converted ${k}`, 0);
+    t.deepEqual(model.stateDictShapes().map(([k]) => k).sort(), [...want.keys()].sort(), "timm's state_dict keys");
+    const io = readSafetensors(join(DIR, c.io));
+    const x = io.get('input')!;
+    close(t, await model.forward(new Tensor(x.data, x.shape)), io.get('logits')!, 'logits');
+    t.true(model.loadReport!.dropped.length > 0, 'original-only keys dropped');
+  });
+}
+
+test('rope_type: an unknown value is refused naming it', async (t) => {
+  const err = await t.throwsAsync(createModel({ architecture: 'vit_small_patch16_rope_224', num_classes: 5, model_args: { rope_type: 'spiral', img_size: 16, patch_size: 4, embed_dim: 24, depth: 1, num_heads: 2 } }));
+  t.is((err as { code?: string }).code, 'VIT_E_UNSUPPORTED');
+  t.regex(err!.message, /rope_type=spiral/);
+});
+
+test('rope: a checkpoint whose rotary layout does not match is refused naming rope.freqs', async (t) => {
+  const mixed = cases.find((c) => c.name === 'rope_mixed')!;
+  const axial = cases.find((c) => c.name === 'rope_axial_ape')!;
+  // rope 'cat' model, mixed checkpoint: rope.freqs is unexpected
+  const err = await t.throwsAsync(createModel({ ...axial.config, model_args: { ...axial.config.model_args, no_embed_class: false, use_abs_pos_emb: false } }, { checkpoint: join(DIR, mixed.weights) }));
+  t.is((err as { code?: string }).code, 'VIT_E_CHECKPOINT');
+  t.regex(err!.message, /rope\.freqs/);
+  // mixed model with another head count: rope.freqs is mis-shaped
+  const err2 = await t.throwsAsync(createModel({ ...mixed.config, model_args: { ...mixed.config.model_args, num_heads: 3 } }, { checkpoint: join(DIR, mixed.weights) }));
+  t.regex(err2!.message, /rope\.freqs/);
+});
+
+test('featuresOnly: DINOv3 patch features as NCHW maps', async (t) => {
+  const c = cases.find((k) => k.name === 'dinov3')!;
+  const model = await createModel(c.config, { checkpoint: join(DIR, c.weights), featuresOnly: true, outIndices: [0, 1] });
+  t.teardown(() => model.dispose());
+  const io = readSafetensors(join(DIR, c.io));
+  const x = io.get('input')!;
+  const maps = await model.forwardFeatureMaps(new Tensor(x.data, x.shape));
+  t.is(maps.length, 2);
+  maps.forEach((m, i) => close(t, m, io.get(`intermediates.${i}`)!, `feature map ${i}`));
+});
