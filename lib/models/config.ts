@@ -178,6 +178,3 @@ export const defaultVitConfig: VitConfig = {
   attnPoolMlpRatio: null,
   refFeatShape: null,
 };
-
-/** eva.py Eva's constructor defaults where they differ from VisionTransformer's. */
-export const EVA_DEFAULTS: Partial<VitConfig> = { globalPool: 'avg' };

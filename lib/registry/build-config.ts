@@ -5,12 +5,19 @@
 //    representation layer that comes from the entrypoint is dropped when num_classes differs from the cfg's
 //    ("Removing representation layer for fine-tuning"); an explicit representation size is always kept.
 //    Seed hybrids ignore patch_size (their projection is a 1x1 conv).
-import { defaultVitConfig, EVA_DEFAULTS, type PretrainedCfg, type VitConfig } from '../models/config.ts';
+import { defaultVitConfig, type PretrainedCfg, type VitConfig } from '../models/config.ts';
 import { registryError } from './errors.ts';
 import type { Lookup } from './lookup.ts';
 import { mapModelArgs } from './model-args.ts';
 import { MODEL_CLASSES } from '../models/index.ts';
 import type { ArchDef } from './entrypoints.ts';
+import { classDefaults } from './architectures.generated.ts';
+
+/** Model classes whose constructor defaults differ from VisionTransformer's (defaultVitConfig): timm's own defaults
+ *  (the generated classDefaults) through the class's argument handlers. */
+const CLASS_BASE: Record<string, () => Partial<VitConfig>> = {
+  Eva: () => mapModelArgs(classDefaults.Eva, 'Eva'),
+};
 
 export interface BuildInput {
   look: Lookup;
@@ -34,7 +41,7 @@ export function buildConfig({ look, pretrainedCfg: cfg, modelArgs, pretrained }:
   const c: VitConfig = {
     ...defaultVitConfig,
     ...(legacy ? LEGACY_BASE : {}),
-    ...(look.arch.cls === 'Eva' ? EVA_DEFAULTS : {}),
+    ...(Object.hasOwn(CLASS_BASE, look.arch.cls) ? CLASS_BASE[look.arch.cls]() : {}),
     ...args,
     modelClass: look.arch.cls,
     load: loadRules(look.arch.load),
