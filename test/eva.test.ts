@@ -83,3 +83,19 @@ test('featuresOnly: DINOv3 patch features as NCHW maps', async (t) => {
   t.is(maps.length, 2);
   maps.forEach((m, i) => close(t, m, io.get(`intermediates.${i}`)!, `feature map ${i}`));
 });
+
+test('resetClassifier: a new head on the same trunk (fc_norm / norm kept); map cannot be switched', async (t) => {
+  const c = cases.find((k) => k.name === 'eva_giant')!;
+  const model = await createModel(c.config, { checkpoint: join(DIR, c.weights) });
+  t.teardown(() => model.dispose());
+  const io = readSafetensors(join(DIR, c.io));
+  const x = io.get('input')!;
+  model.resetClassifier(0);
+  close(t, await model.forward(new Tensor(x.data, x.shape)), io.get('pre_logits')!, 'no head: logits = pre_logits (avg -> fc_norm)');
+  const pe = cases.find((k) => k.name === 'pe_core')!;
+  const m2 = await createModel(pe.config, { checkpoint: join(DIR, pe.weights) });
+  t.teardown(() => m2.dispose());
+  t.throws(() => m2.resetClassifier(3, 'avg'), { code: 'VIT_E_UNSUPPORTED' });
+  m2.resetClassifier(3);
+  t.is(m2.numClasses, 3);
+});

@@ -136,8 +136,7 @@ export function convertEvaCheckpoint(sd: Map<string, CheckpointTensor>, model: E
           const d = v.shape[0] / 3;
           out.set(q, chunk(v, 0, d));
           out.set(k.replace('qkv.bias', 'v_bias'), chunk(v, 2 * d, 3 * d));
-        }
-        dropped.push(key);
+        } else dropped.push(key);
         continue;
       }
       k = k.replaceAll('ls1.gamma', 'gamma_1').replaceAll('ls2.gamma', 'gamma_2').replaceAll('storage_tokens', 'reg_token');

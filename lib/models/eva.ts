@@ -1,6 +1,7 @@
 // timm eva.py Eva (EVA, EVA-02, EVA-CLIP, Perception Encoder, RoPE-ViT, SBB, DINOv3, LingBot) as a module tree whose
 // parameter names are timm's state_dict keys. RoPE tables are derived per grid (rope.ts); the blocks, attentions
 // and MLPs are eva-block.ts / eva-attention.ts; the original-layout checkpoints convert in eva-checkpoint.ts.
+import { VitError } from '../errors.ts';
 import type { GraphBuilder, Sym } from '../graph/builder.ts';
 import { AttentionPoolLatent } from './attention-pool.ts';
 import type { VitConfig } from './config.ts';
@@ -89,6 +90,23 @@ export class Eva implements ModelModule {
 
   params(): Param[] {
     return stateDictOf(this.parameters());
+  }
+
+  /**
+   * timm Eva.reset_classifier: a new head, optionally another global_pool; norm and fc_norm stay as built. The
+   * attention pool stays too (timm's pool() uses it whatever global_pool says), so 'map' cannot be switched.
+   */
+  resetClassifierConfig(numClasses: number, globalPool?: VitConfig['globalPool']): VitConfig {
+    if (!Number.isInteger(numClasses) || numClasses < 0) throw new VitError('VIT_E_ARGUMENT', 'numClasses must be an integer >= 0');
+    const next: VitConfig = { ...this.cfg, numClasses, fcNorm: this.fcNorm !== null, usePostTransformerNorm: this.norm !== null };
+    if (globalPool !== undefined && globalPool !== this.cfg.globalPool) {
+      if (globalPool === 'map' || this.cfg.globalPool === 'map' || globalPool === 'prr') {
+        throw new VitError('VIT_E_UNSUPPORTED', `cannot switch Eva's globalPool from '${this.cfg.globalPool}' to '${globalPool}' in resetClassifier (timm keeps or lacks the attention pool)`);
+      }
+      if (globalPool === 'token' && !this.cfg.classToken) throw new VitError('VIT_E_ARGUMENT', "globalPool 'token' needs a class token");
+      next.globalPool = globalPool;
+    }
+    return next;
   }
 
   /** timm eva.py checkpoint_filter_fn, per key (rope buffers dropped; EVA / EVA-CLIP renames). The whole-dict

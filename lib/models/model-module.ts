@@ -52,6 +52,8 @@ export interface ModelModule {
   params(): Param[];
   /** The class's part of timm's checkpoint_filter_fn for one key: the key as this model names it, or null to drop. */
   filterKey(key: string): string | null;
+  /** timm reset_classifier: the config of the same trunk with a new head (and optionally another pool). */
+  resetClassifierConfig(numClasses: number, globalPool?: VitConfig['globalPool']): VitConfig;
   /** Optional whole-dict conversion before filterKey (see CheckpointConverter). */
   readonly convertCheckpoint?: CheckpointConverter;
   buildFeatures(g: GraphBuilder, x: Sym, inter?: IntermediatesSpec, keepTokens?: number): { features: Sym; intermediates: Sym[] };
