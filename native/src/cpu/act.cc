@@ -16,7 +16,7 @@ namespace vit::cpu {
 
 namespace {
 
-// y = x * sigmoid(alpha * x) (alpha 0: plain sigmoid(x)).
+// y = x * sigmoid(alpha x), or sigmoid(alpha x) alone.
 template <bool kSigmoidOnly>
 void sigmoid_family(float* y, int64_t n, float alpha) {
   const __m256 one = _mm256_set1_ps(1.f), na = _mm256_set1_ps(-alpha);
