@@ -99,3 +99,20 @@ test('resetClassifier: a new head on the same trunk (fc_norm / norm kept); map c
   m2.resetClassifier(3);
   t.is(m2.numClasses, 3);
 });
+
+test('dynamic_img_size: one model at two grids and back (derived tables added after the weights were packed)', async (t) => {
+  const a = cases.find((k) => k.name === 'dinov3')!;
+  const b = cases.find((k) => k.name === 'dinov3_24x12')!;
+  const model = await createModel(a.config, { checkpoint: join(DIR, a.weights) });
+  t.teardown(() => model.dispose());
+  const ioA = readSafetensors(join(DIR, a.io));
+  const ioB = readSafetensors(join(DIR, b.io));
+  const xa = ioA.get('input')!;
+  const xb = ioB.get('input')!;
+  close(t, await model.forward(new Tensor(xa.data, xa.shape)), ioA.get('logits')!, 'native grid');
+  const bytes = model.weightBytes;
+  close(t, await model.forward(new Tensor(xb.data, xb.shape)), ioB.get('logits')!, '6x3 grid');
+  t.true(model.weightBytes > bytes, 'the new grid added its rope table');
+  close(t, await model.forward(new Tensor(xa.data, xa.shape)), ioA.get('logits')!, 'native grid again');
+  t.false(model.stateDictShapes().some(([k]) => k.startsWith('@')), 'internal keys never in the state_dict');
+});
