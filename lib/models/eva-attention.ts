@@ -5,8 +5,7 @@
 // v_bias at every forward. Here the Linear's bias role points at that concatenation, derived once when the program
 // is built under the internal key '@eva/<prefix>.qkv.bias' (GraphBuilder.derive); timm's keys stay as they are.
 import type { GraphBuilder, OpAttrs, Sym } from '../graph/builder.ts';
-import { ACT } from './layers.ts';
-import { Linear } from './layers.ts';
+import { ACT, Linear } from './layers.ts';
 import { makeNorm, type NormChoice, type NormModule } from './norms.ts';
 import { param, paramsOf, type ParamSpec } from './params.ts';
 import type { RopeTable } from './rope.ts';
