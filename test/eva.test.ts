@@ -116,3 +116,28 @@ test('dynamic_img_size: one model at two grids and back (derived tables added af
   close(t, await model.forward(new Tensor(xa.data, xa.shape)), ioA.get('logits')!, 'native grid again');
   t.false(model.stateDictShapes().some(([k]) => k.startsWith('@')), 'internal keys never in the state_dict');
 });
+
+test("checkpoint_filter_fn's other layouts: MIM pretrain (norm -> fc_norm, mask_token / lm_head dropped), OpenCLIP visual.trunk.", async (t) => {
+  const c = cases.find((k) => k.name === 'eva_giant')!;
+  const own = readSafetensors(join(DIR, c.weights));
+  const io = readSafetensors(join(DIR, c.io));
+  const x = io.get('input')!;
+  const copy = (v: { shape: readonly number[]; data: Float32Array }) => ({ shape: [...v.shape], data: Float32Array.from(v.data) });
+  const layouts: [string, Map<string, { shape: number[]; data: Float32Array }>][] = [
+    ['mim', new Map([...own].map(([k, v]) => [k.replace(/^fc_norm\./, 'norm.'), copy(v)]))],
+    ['open_clip', new Map([...own].map(([k, v]) => [`visual.trunk.${k}`, copy(v)]))],
+  ];
+  layouts[0][1].set('mask_token', { shape: [1, 1, 24], data: new Float32Array(24) });
+  layouts[0][1].set('lm_head.weight', { shape: [5, 24], data: new Float32Array(120) });
+  layouts[1][1].set('text.proj', { shape: [2, 2], data: new Float32Array(4) });
+  layouts[1][1].set('logit_scale', { shape: [1], data: new Float32Array(1) });
+  const dir = tmpDir(t);
+  for (const [name, sd] of layouts) {
+    const file = join(dir, `${name}.safetensors`);
+    writeSafetensors(file, sd);
+    const model = await createModel(c.config, { checkpoint: file });
+    close(t, await model.forward(new Tensor(x.data, x.shape)), io.get('logits')!, `${name} logits`);
+    t.true(model.loadReport!.dropped.length >= 2, `${name}: extra keys dropped`);
+    model.dispose();
+  }
+});
