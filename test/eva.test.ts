@@ -2,15 +2,17 @@
 // test/fixtures/eva (timm 1.0.29 on random weights, see its README) matches timm at the float32 tolerance on every
 // output it lists; the original-layout checkpoints (`orig`) convert to the same numbers; bad rope input is refused.
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createModel, readSafetensors, Tensor } from '../lib/index.ts';
+import { binding } from '../lib/binding.ts';
+import { GraphBuilder } from '../lib/graph/builder.ts';
+import { createModel, readSafetensors, resolveConfig, Tensor } from '../lib/index.ts';
+import { createModelModule } from '../lib/models/index.ts';
 import { close, FIXTURES, tmpDir, type ParityCase } from './helpers.ts';
 import { checkCase } from './parity-check.ts';
-import { writeFileSync } from 'node:fs';
 
 const DIR = join(FIXTURES, 'eva');
-type EvaCase = ParityCase & { why?: string; orig?: { file: string; keys_from_case: string[] } };
+type EvaCase = ParityCase & { why?: string; input_size: [number, number]; orig?: { file: string; keys_from_case: string[] } };
 const cases: EvaCase[] = JSON.parse(readFileSync(join(DIR, 'manifest.json'), 'utf8'));
 
 for (const c of cases) {
@@ -140,4 +142,22 @@ test("checkpoint_filter_fn's other layouts: MIM pretrain (norm -> fc_norm, mask_
     t.true(model.loadReport!.dropped.length >= 2, `${name}: extra keys dropped`);
     model.dispose();
   }
+});
+
+test('every op an Eva graph emits has a CUDA kernel in this binary (when built with CUDA)', (t) => {
+  const table = new Map(binding.opTable().map((o) => [o.name, o.backends]));
+  const cudaBuilt = [...table.values()].some((b) => b.cuda);
+  const ops = new Set<string>();
+  for (const c of cases) {
+    const m = createModelModule(resolveConfig(c.config).config);
+    const g = new GraphBuilder();
+    const [h, w] = c.input_size;
+    const { features, intermediates } = m.buildFeatures(g, g.input([2, 3, h, w]), { indices: [0], norm: true, outputFmt: 'NCHW' });
+    g.output('logits', m.buildHead(g, features).logits);
+    intermediates.forEach((s, i) => g.output(`i${i}`, s));
+    for (const n of g.spec().nodes) ops.add(n.op);
+  }
+  t.true(ops.has('rope'));
+  if (!cudaBuilt) return t.pass('built without CUDA');
+  t.deepEqual([...ops].filter((o) => !table.get(o)?.cuda), []);
 });
