@@ -161,3 +161,9 @@ test('every op an Eva graph emits has a CUDA kernel in this binary (when built w
   if (!cudaBuilt) return t.pass('built without CUDA');
   t.deepEqual([...ops].filter((o) => !table.get(o)?.cuda), []);
 });
+
+test('rope: a head_dim not divisible by 4 is refused with VIT_E_ARGUMENT', async (t) => {
+  const err = await t.throwsAsync(createModel({ architecture: 'vit_small_patch16_rope_224', num_classes: 5, model_args: { img_size: 16, patch_size: 4, embed_dim: 20, depth: 1, num_heads: 2 } }));
+  t.is((err as { code?: string }).code, 'VIT_E_ARGUMENT');
+  t.regex(err!.message, /head_dim divisible by 4, got 10/);
+});

@@ -94,6 +94,7 @@ function validate(c: VitConfig): void {
   if (c.modelClass === 'VisionTransformerDistilled' && (c.globalPool !== 'token' || !c.classToken)) invalid(`distilled models only support globalPool 'token'`);
   if (c.modelClass === 'VisionTransformerDistilled' && c.regTokens) invalid('distilled models have no register tokens (timm VisionTransformerDistilled ignores reg_token)');
   if (c.modelClass === 'Eva' && c.globalPool === 'prr') invalid("Eva has no globalPool 'prr' (timm global_pool_nlc)");
+  if (c.modelClass === 'Eva' && c.useRotPosEmb && (c.embedDim / c.numHeads) % 4) invalid(`RoPE needs a head_dim divisible by 4, got ${c.embedDim / c.numHeads}`);
   if (!Number.isInteger(c.regTokens) || c.regTokens < 0) invalid(`regTokens must be an integer >= 0, got ${c.regTokens}`);
 
   const offEra: string[] = [];
