@@ -6,7 +6,6 @@ import { nativeError, VitError } from './errors.ts';
 import { GraphBuilder, type Sym } from './graph/builder.ts';
 import type { PretrainedCfg, VitConfig } from './models/config.ts';
 import { createModelModule, type ModelModule } from './models/index.ts';
-import { resetClassifierConfig } from './models/vision-transformer.ts';
 import { forwardHeadOptionsSchema, intermediatesOptionsSchema, parseOptions, runRequestSchema, type IntermediatesOptions } from './options.ts';
 import { originLabel, type ModelOrigin } from './origin.ts';
 import { Tensor } from './tensor.ts';
@@ -196,7 +195,7 @@ export class VitModel {
   /** timm reset_classifier: a new (freshly initialised) head, or none for numClasses 0; optionally a new pool. */
   resetClassifier(numClasses: number, globalPool?: VitConfig['globalPool']): void {
     this.ensureLive();
-    const next = createModelModule(resetClassifierConfig(this.module.cfg, numClasses, globalPool));
+    const next = createModelModule(this.module.resetClassifierConfig(numClasses, globalPool));
     for (const h of next.classifiers) {
       for (const p of h.parameters()) this.weights.set(p.key, p.shape, initParam(p, this.seed));
     }
@@ -277,7 +276,14 @@ export class VitModel {
   private program(key: string, build: () => GraphBuilder): NativeProgram {
     let p = this.programs.get(key);
     if (!p) {
-      const spec = build().spec();
+      const g = build();
+      const spec = g.spec();
+      // Derived weights (RoPE tables, assembled biases) enter the store once, under their internal keys.
+      for (const [k, d] of g.derived) {
+        if (this.weights.has(k)) continue;
+        const data = d.make((key) => this.weights.get(key));
+        this.weights.set(k, d.shape, data);
+      }
       try {
         p = new binding.Program(spec, this.weights, this.device);
       } catch (err) {

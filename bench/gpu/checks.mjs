@@ -4,8 +4,9 @@
 //    (N = 1, 197, 577; widths that are not multiples of 8); each CUDA program runs 3 times (eager, CUDA-graph
 //    capture, replay) and every run is compared. Attention with a fused head dim runs its 16-bit dtypes under
 //    each fused kernel (VITNODE_CUDA_ATTN = v1, v2) and compares v2 with v1 as well. The ops of timm's ViT
-//    families (act codes, mul, glu, rms_norm, head_norm, slice_last, attention's split forms) are listed last.
-//  - parity: the fixtures in test/fixtures/parity (timm's outputs) through createModel on cuda, every dtype;
+//    families (act codes, mul, glu, rms_norm, head_norm, slice_last, rope, attention's split forms) are listed last.
+//  - parity: the fixtures in test/fixtures/parity and test/fixtures/eva (timm's outputs) through createModel on
+//    cuda, every dtype;
 //    digits: timm's top-1 on all 60 images for every dtype.
 // Tolerances (test/fixtures/README.md): float32 1e-4 * max(1, max|want|); TF32 / f16 / bf16 2e-2 for model
 // outputs. Per-op 16-bit tolerances are the model ones too (inputs are rounded to the dtype first).
@@ -369,6 +370,18 @@ export function opCases() {
         return g;
       });
     }
+    // eva.py RoPE: packed qkv (q, k rotated) and lone q, shared / per-head tables, both pair layouts, prefix skipped
+    for (const [heads, hd, sections, ht, half, start] of [[3, 64, 2, 1, 0, 1], [2, 16, 1, 2, 1, 5], [6, 64, 2, 6, 0, 0], [3, 32, 2, 1, 1, 5]]) {
+      const st = Math.min(start, n - 1);
+      const d = heads * hd;
+      const w = sections === 2 ? 3 * d : d;
+      add(`rope [2,${n},${w}] heads ${heads} hd ${hd} sections ${sections} Ht ${ht} half ${half} start ${st}`, () => {
+        const g = new G();
+        const table = g.weight('tab', [ht, n - st, 2 * hd]);
+        g.output(g.node('rope', [g.input([2, n, w], 2)], [2, n, w], { table }, { heads, sections, start: st, half }));
+        return g;
+      });
+    }
     add(`slice_last [2,${n},45] -> [7, 27)`, () => {
       const g = new G();
       g.output(g.node('slice_last', [g.input([2, n, 45])], [2, n, 20], {}, { start: 7, count: 20 }));
@@ -465,8 +478,8 @@ function readSt(readSafetensors, path) {
 export function parityCases(api, fixtures) {
   const { createModel, Tensor, readSafetensors } = api;
   const out = [];
-  for (const era of ['modern', 'seed']) {
-    const dir = join(fixtures, 'parity', era);
+  for (const era of ['modern', 'seed', 'eva']) {
+    const dir = era === 'eva' ? join(fixtures, 'eva') : join(fixtures, 'parity', era);
     const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
     for (const c of manifest) {
       if (!c.weights.endsWith('.safetensors')) continue;

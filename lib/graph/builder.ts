@@ -6,6 +6,11 @@ import type { OpAttrs, OpName, OpWeights } from './ops.generated.ts';
 
 export type { OpAttrs, OpName, OpWeights };
 
+export interface DerivedWeight {
+  shape: number[];
+  make: (get: (key: string) => Float32Array) => Float32Array;
+}
+
 export interface Sym {
   readonly id: number;
   readonly shape: readonly number[];
@@ -25,6 +30,8 @@ export class GraphBuilder {
   private outputs: [string, number][] = [];
   /** Parameter shapes the graph refers to, for checks against the loaded weights. */
   readonly weightShapes = new Map<string, readonly number[]>();
+  /** Weights derived from the grid and the loaded weights (RoPE tables, assembled biases), by internal key. */
+  readonly derived = new Map<string, DerivedWeight>();
 
   input(shape: readonly number[]): Sym {
     const s = this.tensor(shape);
@@ -43,6 +50,16 @@ export class GraphBuilder {
   /** A parameter as a tensor (no copy on CPU). */
   weight(key: string, shape: readonly number[]): Sym {
     return this.op('weight', key, [], shape, { weights: { weight: key } });
+  }
+
+  /**
+   * A weight computed when the program is built (never loaded): `key` must be internal ('@...', never a timm
+   * key); `make` reads loaded weights through `get`. Returns the key, for a weight role.
+   */
+  derive(key: string, shape: readonly number[], make: DerivedWeight['make']): string {
+    if (!key.startsWith('@')) throw new Error(`derived weight '${key}' must have an internal '@' key`);
+    if (!this.derived.has(key)) this.derived.set(key, { shape: [...shape], make });
+    return key;
   }
 
   output(name: string, s: Sym): void {

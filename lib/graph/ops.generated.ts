@@ -27,7 +27,8 @@ export type OpName =
   | 'glu'
   | 'rms_norm'
   | 'head_norm'
-  | 'slice_last';
+  | 'slice_last'
+  | 'rope';
 
 /** The attributes of each op (numbers; integers where the doc says int). */
 export interface OpAttrs {
@@ -250,6 +251,24 @@ export interface OpAttrs {
     /** number of columns. int >= 1, required */
     count: number;
   };
+  /**
+   * x[B,T,W] -> same: the first `sections` column blocks of width D = heads*hd (q, k of a packed qkv) are rotated
+   * per head for tokens t >= start: y = x*cos + rot(x)*sin with table[Ht, T-start, 2*hd] = [sin | cos] (Ht 1:
+   * shared by the heads, or heads: one table per head); other columns and tokens copied. 1 input [row_wise]
+   */
+  rope: {
+    /** number of heads (D = heads * hd, hd = table width / 2). int >= 1, required */
+    heads: number;
+    /** column blocks of width D rotated (2: q and k of packed qkv). int >= 1, default 1 */
+    sections?: number;
+    /** first rotated token (prefix tokens before it stay as they are). int >= 0, default 0 */
+    start?: number;
+    /**
+     * pair layout of rot: 0 interleaved (x0,x1)->(-x1,x0); 1 rotate_half cat(-x[hd/2:], x[:hd/2]). int in [0, 1],
+     * default 0
+     */
+    half?: number;
+  };
 }
 
 /** The weight roles of each op: role -> state_dict key. */
@@ -308,4 +327,7 @@ export interface OpWeights {
     k_bias?: string;
   };
   slice_last: Record<string, never>;
+  rope: {
+    table: string;
+  };
 }

@@ -71,6 +71,34 @@ export interface VitConfig {
   blockFn: string;
   /** Hybrid CNN backbone (timm ResNetV2 / ResNet-D under HybridEmbed; lib/models/hybrid-embed.ts). */
   backbone?: Record<string, unknown>;
+
+  // ---- eva.py's Eva only (lib/models/eva.ts; lib/registry/eva-args.ts maps its model_args). Eva's
+  // scale_mlp / scale_attn_inner are scaleMlpNorm / scaleAttnNorm, num_reg_tokens regTokens, use_abs_pos_emb
+  // posEmbed, use_pre_transformer_norm preNorm, use_fc_norm fcNorm. ----
+  /** One qkv Linear (q_bias / v_bias beside it) vs q_proj / k_proj / v_proj. */
+  qkvFused: boolean;
+  /** SwiGLU MLP: packed GluMlp, or SwiGLU (fc1_g / fc1_x) with scale_mlp or swiglu_align_to. */
+  swigluMlp: boolean;
+  /** SwiGLU hidden size rounded up to a multiple of this (0: none). */
+  swigluAlignTo: number;
+  /** 'eva' (EvaAttention) or 'rope' (AttentionRope: qkv with a real k bias). */
+  attnType: string;
+  useRotPosEmb: boolean;
+  /** lib/models/rope.ts ROPE_TYPES: 'cat', 'mixed', 'dinov3'. */
+  ropeType: string;
+  ropeGridOffset: number;
+  ropeGridIndexing: 'ij' | 'xy';
+  ropeTemperature: number;
+  /** rotate_half pair layout in the rotation (DINOv3) instead of interleaved pairs. */
+  ropeRotateHalf: boolean;
+  /** EvaBlockPostNorm: x + norm(attn(x)). */
+  usePostNorm: boolean;
+  /** null = timm's rule: a final norm iff there is no fc_norm. */
+  usePostTransformerNorm: boolean | null;
+  attnPoolNumHeads: number | null;
+  attnPoolMlpRatio: number | null;
+  /** RoPE 'cat': positions scaled to this reference grid. */
+  refFeatShape: [number, number] | null;
 }
 
 /** Pretrained config as timm's PretrainedCfg (snake_case, as in HF hub config.json). */
@@ -134,4 +162,19 @@ export const defaultVitConfig: VitConfig = {
   attnLayer: 'Attention',
   blockFn: 'Block',
   unsupported: [],
+  qkvFused: true,
+  swigluMlp: false,
+  swigluAlignTo: 0,
+  attnType: 'eva',
+  useRotPosEmb: false,
+  ropeType: 'cat',
+  ropeGridOffset: 0,
+  ropeGridIndexing: 'ij',
+  ropeTemperature: 10000,
+  ropeRotateHalf: false,
+  usePostNorm: false,
+  usePostTransformerNorm: null,
+  attnPoolNumHeads: null,
+  attnPoolMlpRatio: null,
+  refFeatShape: null,
 };

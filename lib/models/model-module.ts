@@ -5,6 +5,14 @@ import type { VitConfig } from './config.ts';
 import type { Linear } from './layers.ts';
 import type { Param, ParamSpec } from './params.ts';
 import type { TokenLayout } from './token-layout.ts';
+import type { CheckpointTensor } from '../weights/checkpoint-tensor.ts';
+
+/**
+ * The whole-dict part of a class's checkpoint filter (timm checkpoint_filter_fn where it must see several keys or
+ * transform tensors: detect an original layout, split or transpose tensors). Runs after the container prefixes
+ * are unwrapped, before filterKey. Returns the converted tensors and the keys it dropped.
+ */
+export type CheckpointConverter = (sd: Map<string, CheckpointTensor>) => { tensors: Map<string, CheckpointTensor>; dropped: string[] };
 
 export interface IntermediatesSpec {
   /** Absolute block indices. */
@@ -44,6 +52,10 @@ export interface ModelModule {
   params(): Param[];
   /** The class's part of timm's checkpoint_filter_fn for one key: the key as this model names it, or null to drop. */
   filterKey(key: string): string | null;
+  /** timm reset_classifier: the config of the same trunk with a new head (and optionally another pool). */
+  resetClassifierConfig(numClasses: number, globalPool?: VitConfig['globalPool']): VitConfig;
+  /** Optional whole-dict conversion before filterKey (see CheckpointConverter). */
+  readonly convertCheckpoint?: CheckpointConverter;
   buildFeatures(g: GraphBuilder, x: Sym, inter?: IntermediatesSpec, keepTokens?: number): { features: Sym; intermediates: Sym[] };
   buildHead(g: GraphBuilder, features: Sym): { preLogits: Sym; logits: Sym };
 }

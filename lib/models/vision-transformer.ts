@@ -134,6 +134,10 @@ export class VisionTransformer implements ModelModule {
     return stateDictOf(this.parameters());
   }
 
+  resetClassifierConfig(numClasses: number, globalPool?: VitConfig['globalPool']): VitConfig {
+    return resetClassifierConfig(this.cfg, numClasses, globalPool);
+  }
+
   filterKey(key: string): string | null {
     // DeiT-III / older LayerScale checkpoints name the gammas blocks.N.gamma_1 / gamma_2.
     if (this.cfg.initValues !== null) key = key.replace(/\.gamma_([12])$/, '.ls$1.gamma');

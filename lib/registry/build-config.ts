@@ -11,6 +11,13 @@ import type { Lookup } from './lookup.ts';
 import { mapModelArgs } from './model-args.ts';
 import { MODEL_CLASSES } from '../models/index.ts';
 import type { ArchDef } from './entrypoints.ts';
+import { classDefaults } from './architectures.generated.ts';
+
+/** Model classes whose constructor defaults differ from VisionTransformer's (defaultVitConfig): timm's own defaults
+ *  (the generated classDefaults) through the class's argument handlers. */
+const CLASS_BASE: Record<string, () => Partial<VitConfig>> = {
+  Eva: () => mapModelArgs(classDefaults.Eva, 'Eva'),
+};
 
 export interface BuildInput {
   look: Lookup;
@@ -27,13 +34,14 @@ export function buildConfig({ look, pretrainedCfg: cfg, modelArgs, pretrained }:
   // A timm model class vitnode has not built yet (eva.py's Eva): resolvable and listed, never buildable.
   const built = Object.hasOwn(MODEL_CLASSES, look.arch.cls);
   const args = built
-    ? mapModelArgs({ ...look.arch.args, ...(pretrained ? look.arch.pretrainedArgs : {}) })
+    ? mapModelArgs({ ...look.arch.args, ...(pretrained ? look.arch.pretrainedArgs : {}) }, look.arch.cls)
     : { unsupported: [`model class ${look.arch.cls}`] };
-  const explicit = built ? mapModelArgs(modelArgs) : {};
+  const explicit = built ? mapModelArgs(modelArgs, look.arch.cls) : {};
   const legacy = look.era === 'legacy';
   const c: VitConfig = {
     ...defaultVitConfig,
     ...(legacy ? LEGACY_BASE : {}),
+    ...(Object.hasOwn(CLASS_BASE, look.arch.cls) ? CLASS_BASE[look.arch.cls]() : {}),
     ...args,
     modelClass: look.arch.cls,
     load: loadRules(look.arch.load),
@@ -85,6 +93,8 @@ function validate(c: VitConfig): void {
   if (!c.classToken && c.globalPool === 'token') invalid(`globalPool 'token' needs a class token`);
   if (c.modelClass === 'VisionTransformerDistilled' && (c.globalPool !== 'token' || !c.classToken)) invalid(`distilled models only support globalPool 'token'`);
   if (c.modelClass === 'VisionTransformerDistilled' && c.regTokens) invalid('distilled models have no register tokens (timm VisionTransformerDistilled ignores reg_token)');
+  if (c.modelClass === 'Eva' && c.globalPool === 'prr') invalid("Eva has no globalPool 'prr' (timm global_pool_nlc)");
+  if (c.modelClass === 'Eva' && c.useRotPosEmb && (c.embedDim / c.numHeads) % 4) invalid(`RoPE needs a head_dim divisible by 4, got ${c.embedDim / c.numHeads}`);
   if (!Number.isInteger(c.regTokens) || c.regTokens < 0) invalid(`regTokens must be an integer >= 0, got ${c.regTokens}`);
 
   const offEra: string[] = [];

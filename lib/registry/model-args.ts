@@ -5,6 +5,8 @@
 import type { GlobalPool, VitConfig } from '../models/config.ts';
 import { BLOCK_FNS } from '../models/blocks.ts';
 import { ACT_LAYERS, ATTN_LAYERS, MLP_LAYERS, NORM_LAYERS } from '../models/factories.ts';
+import { EVA_ATTN_TYPES } from '../models/eva-attention.ts';
+import { ROPE_TYPES } from '../models/rope.ts';
 import { registryError } from './errors.ts';
 
 export type ConfigFields = Partial<VitConfig>;
@@ -102,13 +104,59 @@ const HANDLERS: Record<string, Handler> = {
   block_fn: layer('blockFn', BLOCK_FNS, 'Block'),
 };
 
-/** snake_case model_args -> config fields; throws on keys it does not know. */
-export function mapModelArgs(args: Record<string, unknown>): ConfigFields {
+const optNum = <K extends 'attnPoolNumHeads' | 'attnPoolMlpRatio'>(field: K): Handler =>
+  (v, out, k) => { out[field] = v == null ? null : num(k, v); };
+/** A value chosen from a table of built variants (rope_type, attn_type). */
+const choice = <K extends 'ropeType' | 'attnType'>(field: K, table: object): Handler =>
+  (v, out, key) => {
+    if (typeof v === 'string' && Object.hasOwn(table, v)) out[field] = v;
+    else unsupported(out, `${key}=${typeof v === 'string' ? v : JSON.stringify(v)} (built: ${Object.keys(table).join(', ')})`);
+  };
+
+/** eva.py Eva's arguments: the shared ones as VisionTransformer's, each of its own one config field. */
+const EVA_HANDLERS: Record<string, Handler> = {
+  ...Object.fromEntries(['img_size', 'patch_size', 'in_chans', 'num_classes', 'global_pool', 'embed_dim', 'depth', 'num_heads',
+    'qkv_bias', 'mlp_ratio', 'norm_layer', 'norm_eps', 'init_values', 'class_token', 'no_embed_class', 'dynamic_img_size',
+    'dynamic_img_pad'].map((k) => [k, HANDLERS[k]])),
+  num_reg_tokens: (v, out, k) => { out.regTokens = v == null ? 0 : num(k, v); },
+  use_abs_pos_emb: (v, out, k) => { out.posEmbed = bool(k, v) ? 'learn' : 'none'; },
+  use_pre_transformer_norm: set('preNorm', bool),
+  use_fc_norm: HANDLERS.fc_norm,
+  scale_mlp: set('scaleMlpNorm', bool),
+  scale_attn_inner: set('scaleAttnNorm', bool),
+  qkv_fused: set('qkvFused', bool),
+  swiglu_mlp: set('swigluMlp', bool),
+  swiglu_align_to: set('swigluAlignTo', num),
+  attn_type: choice('attnType', EVA_ATTN_TYPES),
+  use_rot_pos_emb: set('useRotPosEmb', bool),
+  rope_type: choice('ropeType', ROPE_TYPES),
+  rope_grid_offset: set('ropeGridOffset', num),
+  rope_grid_indexing: (v, out, k) => { out.ropeGridIndexing = v === 'ij' || v === 'xy' ? v : bad(k, "'ij' or 'xy'", v); },
+  rope_temperature: set('ropeTemperature', num),
+  rope_rotate_half: set('ropeRotateHalf', bool),
+  use_post_norm: set('usePostNorm', bool),
+  use_post_transformer_norm: (v, out, k) => { out.usePostTransformerNorm = v == null ? null : bool(k, v); },
+  attn_pool_num_heads: optNum('attnPoolNumHeads'),
+  attn_pool_mlp_ratio: optNum('attnPoolMlpRatio'),
+  ref_feat_shape: (v, out, k) => { out.refFeatShape = v == null ? null : size(k, v); },
+};
+const EVA_NO_OP = new Set([...NO_OP, 'head_init_scale']);
+
+/** Each timm model class's argument handlers (and the arguments it accepts without effect on inference). */
+const CLASS_ARGS: Record<string, { handlers: Record<string, Handler>; noOp: Set<string> }> = {
+  VisionTransformer: { handlers: HANDLERS, noOp: NO_OP },
+  VisionTransformerDistilled: { handlers: HANDLERS, noOp: NO_OP },
+  Eva: { handlers: EVA_HANDLERS, noOp: EVA_NO_OP },
+};
+
+/** snake_case model_args of a timm model class -> config fields; throws on keys it does not know. */
+export function mapModelArgs(args: Record<string, unknown>, cls = 'VisionTransformer'): ConfigFields {
+  const { handlers, noOp } = CLASS_ARGS[cls] ?? CLASS_ARGS.VisionTransformer;
   const out: ConfigFields = {};
-  const unknown = Object.keys(args).filter((k) => !Object.hasOwn(HANDLERS, k) && !NO_OP.has(k));
+  const unknown = Object.keys(args).filter((k) => !Object.hasOwn(handlers, k) && !noOp.has(k));
   if (unknown.length) {
     throw registryError('VIT_E_UNSUPPORTED', `unknown model_args: ${unknown.join(', ')}`, { unsupported: unknown });
   }
-  for (const [k, v] of Object.entries(args)) if (Object.hasOwn(HANDLERS, k)) HANDLERS[k](v, out, k);
+  for (const [k, v] of Object.entries(args)) if (Object.hasOwn(handlers, k)) handlers[k](v, out, k);
   return out;
 }

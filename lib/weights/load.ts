@@ -38,9 +38,18 @@ export function readCheckpoint(path: string): Checkpoint {
 
 /** timm filter: unwrap container prefixes, then the model class's own renames and drops (ModelModule.filterKey). */
 export function filterKeys(raw: Map<string, CheckpointTensor>, model: ModelModule, report: LoadReport) {
-  const out = new Map<string, CheckpointTensor>();
+  let unwrapped = new Map<string, CheckpointTensor>();
   for (let [key, t] of raw) {
     for (const p of ['module.', 'model.', 'state_dict.']) if (key.startsWith(p)) key = key.slice(p.length);
+    unwrapped.set(key, t);
+  }
+  if (model.convertCheckpoint) {
+    const c = model.convertCheckpoint(unwrapped);
+    report.dropped.push(...c.dropped);
+    unwrapped = c.tensors;
+  }
+  const out = new Map<string, CheckpointTensor>();
+  for (const [key, t] of unwrapped) {
     const k = model.filterKey(key);
     if (k === null) report.dropped.push(key);
     else out.set(k, t);

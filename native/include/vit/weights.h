@@ -47,7 +47,7 @@ class WeightStore {
   bool has(const std::string& name) const { return weights_.count(name) != 0; }
   std::vector<std::string> names() const;
   size_t bytes() const;
-  // Bumped whenever a weight changes, so backend caches know to rebuild.
+  // Bumped whenever a weight is replaced (not when a new key is added), so backend caches know to rebuild.
   uint64_t version() const { return version_; }
 
   // Backend-owned derived data (packed weights, device copies), keyed by the backend.

@@ -207,6 +207,21 @@ Shape infer(const Node& n, const std::vector<const Shape*>& in, const WeightStor
       }
       return x;
     }
+    case OpKind::Rope: {
+      const Shape& x = *in[0];
+      const Shape& tab = wshape(n, w, "table");
+      const int64_t h = n.iattr("heads"), sections = n.iattr("sections"), start = n.iattr("start");
+      if (x.size() != 3) bad(n, "expects x[B,T,W], got " + str(x));
+      if (tab.size() != 3 || tab[2] % 4) bad(n, "table " + str(tab) + " is not [Ht, N, 2*hd] with hd even");
+      const int64_t hd = tab[2] / 2, d = h * hd;
+      if (tab[0] != 1 && tab[0] != h) bad(n, "table " + str(tab) + ": Ht must be 1 or heads " + std::to_string(h));
+      if (start > x[1] || tab[1] != x[1] - start)
+        bad(n, "table " + str(tab) + " does not have one row per rotated token of " + str(x) + " (start " +
+                   std::to_string(start) + ")");
+      if (x[2] % d || sections * d > x[2])
+        bad(n, std::to_string(sections) + " sections of heads*hd = " + std::to_string(d) + " do not fit " + str(x));
+      return x;
+    }
     case OpKind::SliceLast: {
       Shape y = *in[0];
       const int64_t s = n.iattr("start"), c = n.iattr("count");

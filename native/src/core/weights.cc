@@ -66,12 +66,16 @@ void WeightStore::set_owned(const std::string& name, std::vector<int64_t> shape,
   w.data = std::move(data);
   g_weight_bytes += static_cast<int64_t>(w.size() * sizeof(float));
   auto old = weights_.find(name);
-  if (old != weights_.end()) g_weight_bytes -= static_cast<int64_t>(old->second.size() * sizeof(float));
+  const bool replaced = old != weights_.end();
+  if (replaced) g_weight_bytes -= static_cast<int64_t>(old->second.size() * sizeof(float));
   {
     std::lock_guard<std::mutex> hl(host_mutex_);
     weights_[name] = std::move(w);
     restore_.erase(name);
   }
+  // A new key makes no cached form stale (caches are per key and built on demand): only a replaced weight bumps the
+  // version, so adding the derived weights of a new input size (RoPE tables) keeps packed / device copies.
+  if (!replaced) return;
   ++version_;
   std::lock_guard<std::mutex> lock(cache_mutex);
   caches.clear();  // derived forms are stale now

@@ -85,6 +85,15 @@ void tokens_to_nchw(const float* x, float* y, int64_t b, int64_t n, int64_t d, i
 // x[rows, c] -> y[rows, count]: columns [start, start + count).
 void slice_last_rows(const float* x, float* y, int64_t rows, int64_t c, int64_t start, int64_t count);
 
+// rope.cc: rows [row0, row0 + rows) of x[B*T, width] (timm eva.py RoPE): the first `sections` blocks of heads*hd
+// columns rotated per head for tokens t >= start with table[table_heads, tokens - start, 2*hd] = [sin | cos].
+struct RopeArgs {
+  const float* table = nullptr;
+  int64_t table_heads = 1, hd = 0, heads = 1, sections = 1, start = 0, tokens = 1, width = 0;
+  bool rotate_half = false;
+};
+void rope_rows(const float* x, float* y, int64_t row0, int64_t rows, const RopeArgs& a);
+
 // resample.cc: 2-D resampling of a [h, w, d] grid (channels last), separable, with vit/resample-taps.h.
 void resample_grid(const float* x, float* y, int64_t oh, int64_t ow, int64_t h, int64_t w, int64_t d, Resample mode);
 

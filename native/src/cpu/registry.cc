@@ -39,6 +39,7 @@ constexpr Entry kSteps[] = {
     {OpKind::RmsNorm, make_rms_norm},
     {OpKind::HeadNorm, make_head_norm},
     {OpKind::SliceLast, make_slice_last},
+    {OpKind::Rope, make_rope},
 };
 
 const Entry* find(OpKind op) {

@@ -89,5 +89,6 @@ std::unique_ptr<Step> make_mul(const Env& env, const Node& n);             // gl
 std::unique_ptr<Step> make_rms_norm(const Env& env, const Node& n);        // norm.cc
 std::unique_ptr<Step> make_head_norm(const Env& env, const Node& n);       // norm.cc
 std::unique_ptr<Step> make_slice_last(const Env& env, const Node& n);      // tokens.cc
+std::unique_ptr<Step> make_rope(const Env& env, const Node& n);            // rope.cc
 
 }  // namespace vit::cpu

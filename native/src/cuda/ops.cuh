@@ -78,6 +78,7 @@ StepFn op_glu(OpEnv& env, const Node& n);         // glu.cu
 StepFn op_rms_norm(OpEnv& env, const Node& n);    // layer-norm.cu
 StepFn op_head_norm(OpEnv& env, const Node& n);   // layer-norm.cu
 StepFn op_slice_last(OpEnv& env, const Node& n);  // tokens.cu
+StepFn op_rope(OpEnv& env, const Node& n);        // rope.cu
 
 size_t attention_scratch_bytes(const OpEnv& env, const Node& n);
 size_t patch_embed_scratch_bytes(const OpEnv& env, const Node& n);

@@ -43,6 +43,7 @@ const Entry kSteps[] = {
     {OpKind::RmsNorm, op_rms_norm, nullptr},
     {OpKind::HeadNorm, op_head_norm, nullptr},
     {OpKind::SliceLast, op_slice_last, nullptr},
+    {OpKind::Rope, op_rope, nullptr},
 };
 
 const Entry* find(OpKind op) {
