@@ -55,4 +55,23 @@ export class TokenLayout {
     const t = concat(patches);
     return g.op('add', 'pos_embed', [t, pos], t.shape);
   }
+
+  /**
+   * Patch tokens -> the embedded sequence: pos_embed (trained on `baseGrid`, bicubic-resampled to `grid` when they
+   * differ and `dynamic`, as timm's dynamic_img_size does) and the prefix tokens.
+   */
+  embed(g: GraphBuilder, patches: Sym, baseGrid: readonly [number, number], grid: readonly [number, number], dynamic: boolean): Sym {
+    if (!this.posEmbed) return this.build(g, patches, null);
+    const D = patches.shape[2];
+    const [bh, bw] = baseGrid;
+    const [gh, gw] = grid;
+    let pos = g.weight('pos_embed', [1, this.posEmbedLen(baseGrid), D]);
+    if (dynamic && (gh !== bh || gw !== bw)) {
+      const prefix = this.posPrefixTokens;
+      pos = g.op('pos_resample', 'pos_embed', [pos], [1, prefix + gh * gw, D], {
+        attrs: { prefix, old_h: bh, old_w: bw, h: gh, w: gw, mode: 1 },
+      });
+    }
+    return this.build(g, patches, pos);
+  }
 }

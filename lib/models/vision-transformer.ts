@@ -149,19 +149,8 @@ export class VisionTransformer implements ModelModule {
   /** Patch embed + prefix tokens + position embedding (resampled per call with dynamic_img_size). */
   buildEmbed(g: GraphBuilder, x: Sym): Sym {
     const [, , h, w] = x.shape;
-    const D = this.embedDim;
-    const t = this.patchEmbed.build(g, x);
-    const [gh, gw] = this.patchEmbed.dynamicFeatSize(h, w);
-    const [bh, bw] = this.patchEmbed.gridSize;
-    if (!this.tokens.posEmbed) return this.tokens.build(g, t, null);
-    let pos = g.weight('pos_embed', [1, this.tokens.posEmbedLen([bh, bw]), D]);
-    if (this.cfg.dynamicImgSize && (gh !== bh || gw !== bw)) {
-      const prefix = this.tokens.posPrefixTokens;
-      pos = g.op('pos_resample', 'pos_embed', [pos], [1, prefix + gh * gw, D], {
-        attrs: { prefix, old_h: bh, old_w: bw, h: gh, w: gw, mode: 1 },
-      });
-    }
-    return this.tokens.build(g, t, pos);
+    const grid = this.patchEmbed.dynamicFeatSize(h, w);
+    return this.tokens.embed(g, this.patchEmbed.build(g, x), this.patchEmbed.gridSize, grid, this.cfg.dynamicImgSize);
   }
 
   /**
