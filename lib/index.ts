@@ -12,5 +12,6 @@ export { backends, buildInfo, cudaStatus, type BuildInfo } from './backends.ts';
 export { preprocess, preprocessSettled, resolveDataConfig, planTransform, decodeImage, transformImage, ImageError } from './preprocess/index.ts';
 export type { DataConfig, ImageInput, RawPixels, ImageErrorReason, PreprocessOptions, Interpolation } from './preprocess/index.ts';
 export type { Prediction, ClassifyOptions, FeaturesOptions, FeaturesResult, FeatureInfo, ImageTaskOptions } from './image-api.ts';
+export { pcaRgb, writePcaImage, type PcaImage, type PcaOptions, type WritePcaImageOptions } from './pca.ts';
 export { labelsFor, imagenet1kLabels, type ClassLabel } from './labels/index.ts';
 export * from './serve/index.ts';

@@ -10,6 +10,7 @@ import { modelDataConfig, topK } from '../image-api.ts';
 import { labelsFor } from '../labels/index.ts';
 import type { PretrainedCfg } from '../models/config.ts';
 import { preprocessSettled, resolveDataConfig, stack, type DataConfig, type ImageError } from '../preprocess/index.ts';
+import { pcaRgb, writePcaImage, type PcaImage } from '../pca.ts';
 import { Tensor } from '../tensor.ts';
 import { writeSafetensors } from '../weights/safetensors.ts';
 import { FOLDER_WEIGHTS } from '../weights/checkpoint.ts';
@@ -242,12 +243,23 @@ export async function embedCommand(argv: string[]): Promise<void> {
 export async function featuresCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(
     argv,
-    { ...imageOptions, output: { type: 'string' }, 'out-indices': { type: 'string' }, norm: { type: 'boolean', default: false }, format: { type: 'string', default: 'NCHW' } },
+    {
+      ...imageOptions,
+      output: { type: 'string' },
+      'out-indices': { type: 'string' },
+      norm: { type: 'boolean', default: false },
+      format: { type: 'string', default: 'NCHW' },
+      pca: { type: 'string' },
+      'pca-scale': { type: 'string' },
+    },
     true,
   );
   if (!positionals.length) usage('features needs one or more images (paths or globs)');
-  if (!values.output) usage('features needs --output feats.safetensors');
+  if (!values.output && !values.pca) usage('features needs --output feats.safetensors and/or --pca out.png');
   if (values.format !== 'NCHW' && values.format !== 'NLC') usage(`--format must be NCHW or NLC, got '${values.format}'`);
+  if (values.pca && values.format !== 'NCHW') usage('--pca needs --format NCHW (patch maps)');
+  const pcaScale = intOpt(values['pca-scale'], 'pca-scale', 1)!;
+  if (pcaScale < 1 || pcaScale > 64) usage(`--pca-scale must be 1..64, got ${pcaScale}`);
   let outIndices: number[] | undefined;
   if (values['out-indices'] !== undefined) {
     outIndices = values['out-indices'].split(',').map((s) => Number(s.trim()));
@@ -259,18 +271,37 @@ export async function featuresCommand(argv: string[]): Promise<void> {
     const info = model.featureInfoFor(model.featureIndices);
     const maps: Tensor[][] = info.map(() => []);
     const done: string[] = [];
+    const pcas: PcaImage[] = [];
     await eachBatch(job, modelDataConfig(model), intOpt(values['batch-size'], 'batch-size', 32)!, async (files, x) => {
       const r = (await model.forwardIntermediates(x, { indices: model.featureIndices, norm: values.norm, outputFmt: values.format as 'NCHW', intermediatesOnly: true })) as Tensor[];
-      r.forEach((t, i) => maps[i].push(t));
+      if (values.output) r.forEach((t, i) => maps[i].push(t));
+      // the picture: PCA of the last taken block's patch map
+      if (values.pca) pcas.push(...pcaRgb(r[r.length - 1]));
       done.push(...files);
     });
-    const tensors: [string, Tensor][] = info.map((fi, i) => [`features.${i}`, Tensor.concat(maps[i], [0])]);
-    writeSafetensors(values.output, tensors, { model: model.name, files: JSON.stringify(done), feature_info: JSON.stringify(info), format: values.format, producer: 'vitnode' });
-    console.error(`vitnode features: ${model.label}: ${done.length} image(s), ${info.map((fi, i) => `features.${i} = ${fi.module} [${tensors[i][1].shape.join(', ')}]`).join(', ')} -> ${values.output}`);
+    if (values.output) {
+      const tensors: [string, Tensor][] = info.map((fi, i) => [`features.${i}`, Tensor.concat(maps[i], [0])]);
+      writeSafetensors(values.output, tensors, { model: model.name, files: JSON.stringify(done), feature_info: JSON.stringify(info), format: values.format, producer: 'vitnode' });
+      console.error(`vitnode features: ${model.label}: ${done.length} image(s), ${info.map((fi, i) => `features.${i} = ${fi.module} [${tensors[i][1].shape.join(', ')}]`).join(', ')} -> ${values.output}`);
+    }
+    if (values.pca) {
+      const last = info[info.length - 1];
+      for (let i = 0; i < done.length; i++) {
+        const path = done.length === 1 ? values.pca : pcaPath(values.pca, i);
+        const size = await writePcaImage(path, done[i], pcas[i], { scale: pcaScale });
+        console.error(`vitnode features: ${done[i]}: PCA of ${last.module} patch features (${pcas[i].width}x${pcas[i].height}) beside the image -> ${path} (${size.width}x${size.height})`);
+      }
+    }
     finish(job, 'features');
   } finally {
     model.dispose();
   }
+}
+
+/** out.png -> out-<i>.png (several images). */
+export function pcaPath(path: string, i: number): string {
+  const m = /^(.*?)(\.[^./]*)?$/.exec(path)!;
+  return `${m[1]}-${i}${m[2] ?? '.png'}`;
 }
 
 export async function preprocessCommand(argv: string[]): Promise<void> {

@@ -21,7 +21,9 @@ const HELP: Record<string, string> = {
   doctor: `  doctor    [--json]                           which backends work here (and which build this is), and why not`,
   classify: `  classify  --model <name|config.json|dir|hf-hub:org/repo> [--checkpoint f] [--top-k 5] [--json] <images or globs...>`,
   embed: `  embed     --model <...> [--checkpoint f] (--output emb.safetensors | --json) <images...>`,
-  features: `  features  --model <...> [--checkpoint f] [--out-indices 3,6,9,11] [--norm] [--format NCHW|NLC] --output feats.safetensors <images...>`,
+  features: `  features  --model <...> [--checkpoint f] [--out-indices 3,6,9,11] [--norm] [--format NCHW|NLC] --output feats.safetensors <images...>
+            [--pca out.png [--pca-scale N]]: the first 3 principal components of the last block's patch features
+            as RGB, beside the image (several images: out-0.png, out-1.png, ...; --output then optional)`,
   preprocess: `  preprocess (--model <...> | --pretrained-cfg cfg.json) [--no-auto-orient] <images...> --output x.safetensors   (tensor 'input': what the model gets)`,
 };
 const IMAGE_NOTE = `            image commands also take [--batch-size N] [--device d] [--dtype t] [--threads N]; a file that fails is
