@@ -112,20 +112,7 @@ function gram(X: Float64Array, P: number, D: number, cov: boolean): Float64Array
       const oi = i * P;
       for (let j = i; j < D; j++) {
         const oj = j * P;
-        // four accumulators: the add latency, not the multiplies, bounds a single-sum loop
-        let a0 = 0;
-        let a1 = 0;
-        let a2 = 0;
-        let a3 = 0;
-        let p = 0;
-        for (; p + 3 < P; p += 4) {
-          a0 += Xt[oi + p] * Xt[oj + p];
-          a1 += Xt[oi + p + 1] * Xt[oj + p + 1];
-          a2 += Xt[oi + p + 2] * Xt[oj + p + 2];
-          a3 += Xt[oi + p + 3] * Xt[oj + p + 3];
-        }
-        for (; p < P; p++) a0 += Xt[oi + p] * Xt[oj + p];
-        C[i * D + j] = C[j * D + i] = (a0 + a1 + a2 + a3) / (P - 1);
+        C[i * D + j] = C[j * D + i] = dotAt(Xt, oi, Xt, oj, P) / (P - 1);
       }
     }
     return C;
@@ -199,23 +186,26 @@ export function topEigen(C: Float64Array, n: number, k: number, opts: PcaOptions
 
 function matvec(C: Float64Array, q: Float64Array, n: number): Float64Array {
   const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const row = i * n;
-    let a0 = 0;
-    let a1 = 0;
-    let a2 = 0;
-    let a3 = 0;
-    let j = 0;
-    for (; j + 3 < n; j += 4) {
-      a0 += C[row + j] * q[j];
-      a1 += C[row + j + 1] * q[j + 1];
-      a2 += C[row + j + 2] * q[j + 2];
-      a3 += C[row + j + 3] * q[j + 3];
-    }
-    for (; j < n; j++) a0 += C[row + j] * q[j];
-    out[i] = a0 + a1 + a2 + a3;
-  }
+  for (let i = 0; i < n; i++) out[i] = dotAt(C, i * n, q, 0, n);
   return out;
+}
+
+/** sum_k a[ao + k] * b[bo + k] over n terms, with four accumulators: the add latency, not the multiplies, bounds a
+ *  single-sum loop. */
+function dotAt(a: Float64Array, ao: number, b: Float64Array, bo: number, n: number): number {
+  let a0 = 0;
+  let a1 = 0;
+  let a2 = 0;
+  let a3 = 0;
+  let k = 0;
+  for (; k + 3 < n; k += 4) {
+    a0 += a[ao + k] * b[bo + k];
+    a1 += a[ao + k + 1] * b[bo + k + 1];
+    a2 += a[ao + k + 2] * b[bo + k + 2];
+    a3 += a[ao + k + 3] * b[bo + k + 3];
+  }
+  for (; k < n; k++) a0 += a[ao + k] * b[bo + k];
+  return a0 + a1 + a2 + a3;
 }
 
 function dot(a: Float64Array, b: Float64Array, n: number): number {

@@ -14,6 +14,7 @@ import { paramsOf, stateDictOf, type Param, type ParamSpec } from './params.ts';
 import { PatchEmbed } from './patch-embed.ts';
 import { makeRope, type Grid, type RopeModule, type RopeTable } from './rope.ts';
 import { TokenLayout } from './token-layout.ts';
+import { buildTrunk } from './trunk.ts';
 import { POOL_MODE } from './vision-transformer.ts';
 
 /** timm Eva: fc_norm = use_fc_norm if not None else global_pool == 'avg'. */
@@ -125,30 +126,18 @@ export class Eva implements ModelModule {
   buildFeatures(g: GraphBuilder, x: Sym, inter?: IntermediatesSpec, keepTokens?: number): { features: Sym; intermediates: Sym[] } {
     const [, , h, w] = x.shape;
     const grid = this.patchEmbed.dynamicFeatSize(h, w);
-    const [gh, gw] = grid;
     let t = this.buildEmbed(g, x, grid);
     if (this.normPre) t = this.normPre.build(g, t);
     const np = this.tokens.numPrefixTokens;
     const half = this.cfg.ropeRotateHalf;
     const rope = (i: number): RopeTable | null => (this.rope ? this.rope.table(g, grid, i, np, half) : null);
-    const taken = new Map<number, Sym>();
-    const want = new Set(inter?.indices ?? []);
-    const blocks = inter?.stopEarly && want.size ? this.blocks.slice(0, Math.max(...want) + 1) : this.blocks;
-    const last = blocks.length - 1;
-    blocks.forEach((blk, i) => {
-      t = blk.build(g, t, rope(i), i === last && !want.has(i) ? keepTokens : undefined);
-      if (want.has(i)) taken.set(i, t);
-    });
-    const features = this.norm ? this.norm.build(g, t) : t;
-    const intermediates = (inter?.indices ?? []).map((i) => {
-      let s = taken.get(i)!;
-      if (inter!.norm && this.norm) s = this.norm.build(g, s);
-      const [b, T, D] = s.shape;
-      if (np) s = g.op('slice_tokens', `blocks.${i}`, [s], [b, T - np, D], { attrs: { start: np, count: T - np } });
-      if (inter!.outputFmt === 'NCHW') s = g.op('tokens_to_nchw', `blocks.${i}`, [s], [b, D, gh, gw], { attrs: { h: gh, w: gw } });
-      return s;
-    });
-    return { features, intermediates };
+    const trunk = {
+      depth: this.blocks.length,
+      block: (gb: GraphBuilder, i: number, y: Sym, keep?: number) => this.blocks[i].build(gb, y, rope(i), keep),
+      norm: this.norm,
+      numPrefixTokens: np,
+    };
+    return buildTrunk(g, trunk, t, grid, inter, keepTokens);
   }
 
   /** timm Eva.forward_head: pool (attn_pool over every token, or global_pool_nlc) -> fc_norm -> head. */

@@ -14,6 +14,7 @@ import type { IntermediatesSpec, ModelModule } from './model-module.ts';
 import { paramsOf, stateDictOf, type Param, type ParamSpec } from './params.ts';
 import { PatchEmbed } from './patch-embed.ts';
 import { TokenLayout } from './token-layout.ts';
+import { buildTrunk } from './trunk.ts';
 
 export type { IntermediatesSpec } from './model-module.ts';
 
@@ -168,28 +169,16 @@ export class VisionTransformer implements ModelModule {
    */
   buildFeatures(g: GraphBuilder, x: Sym, inter?: IntermediatesSpec, keepTokens?: number): { features: Sym; intermediates: Sym[] } {
     const [, , h, w] = x.shape;
-    const [gh, gw] = this.patchEmbed.dynamicFeatSize(h, w);
+    const grid = this.patchEmbed.dynamicFeatSize(h, w);
     let t = this.buildEmbed(g, x);
     if (this.normPre) t = this.normPre.build(g, t);
-    const taken = new Map<number, Sym>();
-    const want = new Set(inter?.indices ?? []);
-    const blocks = inter?.stopEarly && want.size ? this.blocks.slice(0, Math.max(...want) + 1) : this.blocks;
-    const last = blocks.length - 1;
-    blocks.forEach((blk, i) => {
-      t = blk.build(g, t, i === last && !want.has(i) ? keepTokens : undefined);
-      if (want.has(i)) taken.set(i, t);
-    });
-    const features = this.norm ? this.norm.build(g, t) : t;
-    const np = this.tokens.numPrefixTokens;
-    const intermediates = (inter?.indices ?? []).map((i) => {
-      let s = taken.get(i)!;
-      if (inter!.norm && this.norm) s = this.norm.build(g, s);
-      const [b, T, D] = s.shape;
-      if (np) s = g.op('slice_tokens', `blocks.${i}`, [s], [b, T - np, D], { attrs: { start: np, count: T - np } });
-      if (inter!.outputFmt === 'NCHW') s = g.op('tokens_to_nchw', `blocks.${i}`, [s], [b, D, gh, gw], { attrs: { h: gh, w: gw } });
-      return s;
-    });
-    return { features, intermediates };
+    const trunk = {
+      depth: this.blocks.length,
+      block: (gb: GraphBuilder, i: number, y: Sym, keep?: number) => this.blocks[i].build(gb, y, keep),
+      norm: this.norm,
+      numPrefixTokens: this.tokens.numPrefixTokens,
+    };
+    return buildTrunk(g, trunk, t, grid, inter, keepTokens);
   }
 
   /** timm VisionTransformer.pool: features [B, T, D] -> [B, D]. */

@@ -35,11 +35,12 @@ const unsupported = (out: ConfigFields, label: string) => (out.unsupported ??= [
 const notYet = (isDefault: (v: unknown) => boolean, label: (v: unknown) => string): Handler =>
   (v, out) => { if (!isDefault(v)) unsupported(out, label(v)); };
 
-/** A layer chosen by name from a factory table (null = timm's default). */
-const layer = <K extends 'actLayer' | 'normLayer' | 'mlpLayer' | 'attnLayer' | 'blockFn'>(field: K, table: object, dflt: string): Handler =>
+/** A layer chosen by name from a factory table; null = timm's default (`dflt`; a null default means no layer). */
+const layer = <K extends 'actLayer' | 'normLayer' | 'mlpLayer' | 'attnLayer' | 'blockFn' | 'embedNormLayer'>(field: K, table: object, dflt: string | null): Handler =>
   (v, out, key) => {
     const name = v ?? dflt;
-    if (typeof name === 'string' && Object.hasOwn(table, name)) out[field] = name;
+    if (name === null) (out as Record<string, unknown>)[field] = null;
+    else if (typeof name === 'string' && Object.hasOwn(table, name)) out[field] = name;
     else unsupported(out, `${key}=${typeof name === 'string' ? name : JSON.stringify(name)}`);
   };
 
@@ -92,11 +93,7 @@ const HANDLERS: Record<string, Handler> = {
   mlp_gate_last: set('mlpGateLast', bool),
   // partial(GluMlp, act_layer=...) in an entrypoint: the block passes its own act_layer, which wins (timm).
   mlp_act_layer: () => {},
-  embed_norm_layer: (v, out, k) => {
-    if (v == null) out.embedNormLayer = null;
-    else if (typeof v === 'string' && Object.hasOwn(NORM_LAYERS, v)) out.embedNormLayer = v;
-    else unsupported(out, `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
-  },
+  embed_norm_layer: layer('embedNormLayer', NORM_LAYERS, null),
   act_layer: layer('actLayer', ACT_LAYERS, 'gelu'),
   norm_layer: layer('normLayer', NORM_LAYERS, 'layernorm'),
   mlp_layer: layer('mlpLayer', MLP_LAYERS, 'Mlp'),
